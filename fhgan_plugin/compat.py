@@ -1,0 +1,156 @@
+"""Runtime patches that make BasicSR 1.4.2 work for this plugin, applied once when it is imported.
+
+BasicSR's files are never modified. Each patch is small, idempotent and covered by a test:
+
+1. ``torchvision.transforms.functional_tensor`` alias (``fhgan_plugin_autoload``): BasicSR imports a
+   module that current torchvision removed.
+2. ``parse_options`` wrapper (``basicsr.utils.options``, ``basicsr.train``, ``basicsr.test``):
+   * when BasicSR's root is its *installed* folder (``python -m basicsr.train`` computes it as
+     ``site-packages``), experiments, results and tb_logger go to the current working directory instead;
+   * it swaps the caller's ``load_resume_state`` for :func:`load_resume_state` below. This is how the
+     patch reaches ``python -m basicsr.train``, where ``train.py`` runs as ``__main__`` and defines its
+     own copy after the plugin was imported.
+3. :func:`load_resume_state`: BasicSR's calls ``torch.cuda.current_device()`` and maps every tensor to
+   CUDA, which crashes on CPU; this one maps to CUDA only when ``num_gpu > 0`` and CUDA is there, finds
+   ``--auto_resume`` states under the experiment's own ``training_states`` folder (BasicSR looks in a
+   cwd-relative ``experiments/``), and loads the state with ``weights_only=False`` (training states
+   hold optimizer and scheduler objects; only load states you wrote yourself).
+4. ``mkdir_and_rename`` / ``init_tb_logger`` wrappers: re-root a path under the installed BasicSR
+   folder to the working directory (``train_pipeline`` keeps its own ``root_path`` for tb_logger).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+logger = logging.getLogger('fhgan_plugin')
+
+_PATCHED_ATTR = '__fhgan_patched__'
+_REROOT: dict[str, str] = {}
+
+
+def installed_basicsr_root() -> str | None:
+    """``site-packages`` (or ``dist-packages``) holding an installed basicsr, else None (a source tree)."""
+    import basicsr
+    root = os.path.dirname(os.path.dirname(os.path.abspath(basicsr.__file__)))
+    return root if os.path.basename(root) in ('site-packages', 'dist-packages') else None
+
+
+def reroot(path: str) -> str:
+    """Map a path under the installed BasicSR root to the same relative path under the working root."""
+    if not _REROOT or not isinstance(path, str):
+        return path
+    src, dst = _REROOT['src'], _REROOT['dst']
+    ap = os.path.abspath(path)
+    if ap == src or ap.startswith(src + os.sep):
+        return os.path.join(dst, os.path.relpath(ap, src))
+    return path
+
+
+def resolve_root(root_path: str) -> str:
+    """The experiments root to use for BasicSR's ``root_path`` argument (cwd instead of site-packages)."""
+    site = installed_basicsr_root()
+    if site is not None and os.path.abspath(root_path) == site:
+        _REROOT.update(src=site, dst=os.getcwd())
+        return os.getcwd()
+    return root_path
+
+
+def load_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
+    """CPU-safe replacement of ``basicsr.train.load_resume_state`` (see module docstring)."""
+    from basicsr.utils import check_resume
+    path = None
+    if opt.get('auto_resume'):
+        state_dir = opt['path'].get('training_states') or os.path.join('experiments', opt['name'], 'training_states')
+        if os.path.isdir(state_dir):
+            iters = [int(f[:-len('.state')]) for f in os.listdir(state_dir)
+                     if f.endswith('.state') and f[:-len('.state')].isdigit()]
+            if iters:
+                path = os.path.join(state_dir, f'{max(iters)}.state')
+                opt['path']['resume_state'] = path
+    else:
+        path = opt['path'].get('resume_state')
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'resume_state {path} does not exist')
+    use_cuda = bool(opt.get('num_gpu')) and torch.cuda.is_available()
+    device = torch.device('cuda', torch.cuda.current_device()) if use_cuda else torch.device('cpu')
+    state = torch.load(path, map_location=device, weights_only=False)
+    check_resume(opt, state['iter'])
+    logger.info('fhgan_plugin: resuming from %s (iter %d) on %s', path, state['iter'], device)
+    return state
+
+
+def _is_basicsr_loader(fn: Any) -> bool:
+    code = getattr(fn, '__code__', None)
+    return code is not None and code.co_filename.replace(os.sep, '/').endswith('basicsr/train.py')
+
+
+def _wrap_parse_options(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def parse_options(root_path: str, is_train: bool = True) -> tuple[dict, Any]:
+        caller = sys._getframe(1).f_globals
+        if _is_basicsr_loader(caller.get('load_resume_state')):
+            caller['load_resume_state'] = load_resume_state
+        return orig(resolve_root(root_path), is_train)
+
+    setattr(parse_options, _PATCHED_ATTR, True)
+    return parse_options
+
+
+def _wrap_path_fn(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def wrapper(path: str, *args: Any, **kwargs: Any) -> Any:
+        return orig(reroot(path), *args, **kwargs)
+
+    setattr(wrapper, _PATCHED_ATTR, True)
+    return wrapper
+
+
+def _patch(module: Any, name: str, make: Callable[[Callable], Callable]) -> None:
+    fn = getattr(module, name, None)
+    if fn is None or getattr(fn, _PATCHED_ATTR, False):
+        return
+    setattr(module, name, make(fn))
+
+
+def apply_patches() -> None:
+    """Apply every patch of the module docstring (idempotent)."""
+    import basicsr.utils
+    import basicsr.utils.logger
+    import basicsr.utils.misc
+    import basicsr.utils.options
+
+    _patch(basicsr.utils.options, 'parse_options', _wrap_parse_options)
+    for mod in (basicsr.utils, basicsr.utils.misc):
+        _patch(mod, 'mkdir_and_rename', _wrap_path_fn)
+    for mod in (basicsr.utils, basicsr.utils.logger):
+        _patch(mod, 'init_tb_logger', lambda f: _wrap_tb(f))
+    for name in ('basicsr.train', 'basicsr.test'):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            mod.parse_options = basicsr.utils.options.parse_options
+            for attr in ('mkdir_and_rename', 'init_tb_logger', 'make_exp_dirs'):
+                if hasattr(mod, attr):
+                    setattr(mod, attr, getattr(basicsr.utils, attr))
+            if hasattr(mod, 'load_resume_state') and _is_basicsr_loader(mod.load_resume_state):
+                mod.load_resume_state = load_resume_state
+
+
+def _wrap_tb(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def init_tb_logger(log_dir: str) -> Any:
+        return orig(log_dir=reroot(log_dir))
+
+    setattr(init_tb_logger, _PATCHED_ATTR, True)
+    return init_tb_logger

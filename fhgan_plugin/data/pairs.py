@@ -1,0 +1,70 @@
+"""Verification pair lists (LFW ``pairs.txt`` View 2 format)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One verification pair: two image paths relative to the image root, same person or not, fold index."""
+    path1: str
+    path2: str
+    issame: bool
+    fold: int
+
+
+def lfw_image_rel(name: str, idx: int, ext: str = '.jpg') -> str:
+    """LFW relative path ``<Name>/<Name>_NNNN<ext>``."""
+    return f'{name}/{name}_{idx:04d}{ext}'
+
+
+def parse_lfw_pairs(path: str, ext: str = '.jpg') -> list[Pair]:
+    """Parse LFW's ``pairs.txt`` (first line ``n_folds n_per_class``, then per fold n same + n different).
+
+    Raises:
+        ValueError: naming the file and line for a malformed header or pair line.
+    """
+    with open(path) as f:
+        lines = [ln.rstrip('\n') for ln in f]
+    if not lines:
+        raise ValueError(f'{path}: empty pairs file')
+    head = lines[0].split()
+    try:
+        n_folds, n_per = int(head[0]), int(head[1])
+    except (IndexError, ValueError) as err:
+        raise ValueError(f'{path}:1: expected "<folds> <pairs per class>", got {lines[0]!r}') from err
+    pairs: list[Pair] = []
+    body = [(i + 2, ln) for i, ln in enumerate(lines[1:]) if ln.strip()]
+    if len(body) != n_folds * 2 * n_per:
+        raise ValueError(f'{path}: header promises {n_folds}x2x{n_per} = {n_folds * 2 * n_per} pairs, '
+                         f'found {len(body)} lines')
+    for k, (lineno, ln) in enumerate(body):
+        fold = k // (2 * n_per)
+        parts = ln.split()
+        try:
+            if len(parts) == 3:
+                a, b = lfw_image_rel(parts[0], int(parts[1]), ext), lfw_image_rel(parts[0], int(parts[2]), ext)
+                p = Pair(a, b, True, fold)
+            elif len(parts) == 4:
+                a, b = lfw_image_rel(parts[0], int(parts[1]), ext), lfw_image_rel(parts[2], int(parts[3]), ext)
+                p = Pair(a, b, False, fold)
+            else:
+                raise ValueError('expected 3 or 4 fields')
+        except ValueError as err:
+            raise ValueError(f'{path}:{lineno}: malformed pair line {ln!r} ({err})') from err
+        pairs.append(p)
+    return pairs
+
+
+def unique_images(pairs: list[Pair]) -> list[str]:
+    """Sorted unique relative image paths used by the pairs."""
+    return sorted({p.path1 for p in pairs} | {p.path2 for p in pairs})
+
+
+def check_pair_images(pairs: list[Pair], root: str, source: str = 'pairs') -> None:
+    """Raise FileNotFoundError naming the first pair image missing under ``root``."""
+    for i, p in enumerate(pairs):
+        for rel in (p.path1, p.path2):
+            if not os.path.isfile(os.path.join(root, rel)):
+                raise FileNotFoundError(f'{source}: pair {i} names {rel}, which is not in {root}')

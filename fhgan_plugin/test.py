@@ -1,0 +1,30 @@
+"""Test (inference + metrics) with BasicSR's test pipeline and every fhgan_plugin name registered.
+
+Usage::
+
+    python fhgan_plugin/test.py -opt options/test_dsnet_x4.yml
+    fhgan-test -opt options/test_dsnet_x4.yml
+
+Results are written under ``results/<name>`` in the current working directory.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == '__main__' and __package__ in (None, ''):
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]
+    sys.path.insert(0, os.path.dirname(_here))
+
+import fhgan_plugin  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console entry point: BasicSR's ``test_pipeline`` rooted at the working directory."""
+    from basicsr.test import test_pipeline
+    test_pipeline(os.getcwd())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,1 @@
+"""Small helpers (paths of shared data, prepared data and weights)."""

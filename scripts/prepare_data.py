@@ -1,0 +1,122 @@
+"""Rebuild every prepared face set of this project from the read-only ``../shared`` data.
+
+Usage::
+
+    python scripts/prepare_data.py [--shared ../shared] [--out datasets] [--workers 2]
+
+Idempotent and resumable: each set keeps a manifest and finished images are skipped. Output
+(under ``--out``, default ``$FHGAN_DATA`` or ``datasets/``)::
+
+    faces112/lfw_pairs/<Person>/<Person>_NNNN.png   all 7,701 images used by LFW pairs.txt (test only)
+    faces112/lfw_train/<Person>/...png              LFW people never in pairs.txt (training)
+    faces112/celeba/<identity>/...png               CelebA identity subset (training)
+    faces112/<set>/manifest.csv                     status, detection score and landmarks per input
+    meta/train.txt, meta/train_labels.txt           training images (and integer identity labels)
+    meta/lfw_pairs_all.txt, meta/lfw_val500.txt     LFW test images (all / a fixed 500-image subset)
+    meta/lfw_pairs.txt                              a copy of LFW's pairs.txt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from fhgan_plugin.data.pairs import parse_lfw_pairs, unique_images  # noqa: E402
+from fhgan_plugin.data.prepare import AlignConfig, align_images, read_manifest  # noqa: E402
+from fhgan_plugin.utils.paths import data_root, shared_root  # noqa: E402
+
+
+def _list_people_images(root: str, people: list[str]) -> list[str]:
+    rels = []
+    for person in people:
+        d = os.path.join(root, person)
+        if not os.path.isdir(d):
+            raise FileNotFoundError(f'{d} listed as a person but is not a folder')
+        rels += [f'{person}/{f}' for f in sorted(os.listdir(d)) if f.lower().endswith(('.jpg', '.jpeg', '.png'))]
+    return rels
+
+
+def _ok_rows(manifest: str, prefix: str) -> list[str]:
+    rows = read_manifest(manifest)
+    return sorted(prefix + os.path.splitext(r)[0] + '.png' for r, row in rows.items()
+                  if row['status'] in ('detected', 'detected_low', 'fallback'))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--shared', default=None, help='shared data root (default $FHGAN_SHARED or ../shared)')
+    parser.add_argument('--out', default=None, help='output root (default $FHGAN_DATA or datasets/)')
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--sets', nargs='+', default=['lfw_pairs', 'lfw_train', 'celeba'])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    shared = shared_root(args.shared, required=True)
+    out = data_root(args.out)
+    lfw = os.path.join(shared, 'data', 'lfw')
+    lfw_img = os.path.join(lfw, 'images_deepfunneled')
+    celeba = os.path.join(shared, 'data', 'celeba_id299')
+    det_root = os.path.join(shared, 'models', 'facexlib')
+    faces = os.path.join(out, 'faces112')
+    meta = os.path.join(out, 'meta')
+    os.makedirs(meta, exist_ok=True)
+    report: dict = {}
+    t0 = time.time()
+    if 'lfw_pairs' in args.sets:
+        pairs = parse_lfw_pairs(os.path.join(lfw, 'pairs.txt'))
+        rels = unique_images(pairs)
+        # every pairs image must be aligned: fall back to the mean LFW landmarks if no face is found
+        cfg = AlignConfig(det_root, fallback=True)
+        t = time.time()
+        counts = align_images(rels, lfw_img, os.path.join(faces, 'lfw_pairs'), cfg, workers=args.workers,
+                              desc='LFW pairs images')
+        report['lfw_pairs'] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
+        shutil.copyfile(os.path.join(lfw, 'pairs.txt'), os.path.join(meta, 'lfw_pairs.txt'))
+        ok = _ok_rows(os.path.join(faces, 'lfw_pairs', 'manifest.csv'), 'lfw_pairs/')
+        with open(os.path.join(meta, 'lfw_pairs_all.txt'), 'w') as f:
+            f.writelines(r + '\n' for r in ok)
+        with open(os.path.join(meta, 'lfw_val500.txt'), 'w') as f:
+            f.writelines(r + '\n' for r in ok[::len(ok) // 500][:500])
+    train: list[tuple[str, str]] = []
+    if 'lfw_train' in args.sets:
+        with open(os.path.join(lfw, 'train_people_not_in_pairs.txt')) as f:
+            people = [ln.strip() for ln in f if ln.strip()]
+        rels = _list_people_images(lfw_img, people)
+        t = time.time()
+        counts = align_images(rels, lfw_img, os.path.join(faces, 'lfw_train'), AlignConfig(det_root),
+                              workers=args.workers, desc='LFW non-pair people')
+        report['lfw_train'] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
+        train += [(r, 'lfw:' + r.split('/')[1]) for r in _ok_rows(os.path.join(faces, 'lfw_train', 'manifest.csv'),
+                                                                    'lfw_train/')]
+    if 'celeba' in args.sets:
+        people = sorted(d for d in os.listdir(celeba) if os.path.isdir(os.path.join(celeba, d)))
+        rels = _list_people_images(celeba, people)
+        t = time.time()
+        counts = align_images(rels, celeba, os.path.join(faces, 'celeba'), AlignConfig(det_root),
+                              workers=args.workers, desc='CelebA identities')
+        report['celeba'] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
+        train += [(r, 'celeba:' + r.split('/')[1]) for r in _ok_rows(os.path.join(faces, 'celeba', 'manifest.csv'),
+                                                                      'celeba/')]
+    if train:
+        ids = {name: i for i, name in enumerate(sorted({n for _, n in train}))}
+        with open(os.path.join(meta, 'train.txt'), 'w') as f:
+            f.writelines(r + '\n' for r, _ in train)
+        with open(os.path.join(meta, 'train_labels.txt'), 'w') as f:
+            f.writelines(f'{r} {ids[n]}\n' for r, n in train)
+        report['train'] = {'images': len(train), 'identities': len(ids)}
+    report['seconds'] = round(time.time() - t0, 1)
+    with open(os.path.join(out, 'prepare_report.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    logging.info('prepared data in %s: %s', out, json.dumps(report))
+    return report
+
+
+if __name__ == '__main__':
+    main()

@@ -2,8 +2,8 @@
 
 BasicSR's ``Registry._do_register`` asserts on a duplicate name. A plugin module can legitimately be
 executed twice (imported under two names, re-run as a script, reloaded in a notebook), so these
-helpers register a class once and accept a re-registration of the *same* class (same module and
-qualified name); a different object under a taken name is still an error, with a clear message.
+helpers register a class once and accept (ignore) a re-registration of the *same* class (same module
+basename and qualified name); a different object under a taken name is still an error, with a clear message.
 """
 from __future__ import annotations
 
@@ -27,17 +27,14 @@ def _same(a: object, b: object) -> bool:
 
 
 def register(registry: Registry, obj: T) -> T:
-    """Register ``obj`` under its ``__name__``; a repeat of the same definition replaces it silently."""
+    """Register ``obj`` under its ``__name__``; a repeat of the same definition keeps the first one."""
     name = obj.__name__  # type: ignore[attr-defined]
     existing = registry._obj_map.get(name)
-    if existing is not None and existing is not obj:
-        if not _same(existing, obj):
-            raise KeyError(f"fhgan_plugin cannot register {obj.__module__}.{name}: the {registry._name} registry "
-                           f'already holds {existing.__module__}.{name}')
-        registry._obj_map[name] = obj
-        return obj
     if existing is None:
         registry.register(obj)
+    elif existing is not obj and not _same(existing, obj):
+        raise KeyError(f"fhgan_plugin cannot register {obj.__module__}.{name}: the {registry._name} registry "
+                       f'already holds {existing.__module__}.{name}')
     return obj
 
 

@@ -103,15 +103,17 @@ def test_double_import_does_not_trip_the_registry() -> None:
     from basicsr.utils.registry import ARCH_REGISTRY
 
     import fhgan_plugin.archs.dsnet_arch as mod
+    original = mod.DSNet
     importlib.reload(mod)  # re-executes the @register_arch decorator
-    assert ARCH_REGISTRY.get('DSNet') is mod.DSNet
+    assert ARCH_REGISTRY.get('DSNet') is original
     spec = importlib.util.spec_from_file_location('dsnet_arch', mod.__file__)  # the file under another name
     copy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(copy)
     from fhgan_plugin.registry import register_arch
     with pytest.raises(KeyError, match='already holds'):
         register_arch(type('DSNet', (), {'__module__': 'someone_else.archs'}))
-    importlib.reload(mod)
+    assert ARCH_REGISTRY.get('DSNet') is original
+    mod.DSNet = original  # keep fhgan_plugin.archs.dsnet_arch.DSNet the registered class for later tests
 
 
 def test_module_basicsr_train_on_cpu_with_validation(workdir: str) -> None:
@@ -125,6 +127,22 @@ def test_module_basicsr_train_on_cpu_with_validation(workdir: str) -> None:
     assert os.path.isfile(os.path.join(workdir, 'experiments', 'tiny_m', 'models', 'net_g_latest.pth'))
     assert not os.path.exists(os.path.join(basicsr_site(), 'experiments', 'tiny_m'))
     assert not os.path.exists(os.path.join(basicsr_site(), 'tb_logger', 'tiny_m'))
+    # BasicSR's test pipeline through the plugin's test.py, on the weights just trained
+    test_opt = {
+        'name': 'tiny_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'test_1': {'name': 'faces', 'type': 'FaceSRDataset', 'dataroot_gt': os.path.join(workdir, 'faces'),
+                                'io_backend': {'type': 'disk'}}},
+        'network_g': dict(TINY_G),
+        'path': {'pretrain_network_g': os.path.join(workdir, 'experiments', 'tiny_m', 'models', 'net_g_latest.pth'),
+                 'strict_load_g': True, 'param_key_g': 'params'},
+        'val': {'save_img': True, 'suffix': None,
+                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}},
+    }
+    run([PY, os.path.join(REPO, 'fhgan_plugin', 'test.py'), '-opt',
+         write_opt(os.path.join(workdir, 'test.yml'), test_opt)], cwd=workdir)
+    test_logs = glob.glob(os.path.join(workdir, 'results', 'tiny_test', 'test_tiny_test_*.log'))
+    assert test_logs and re.search(r'# psnr: [\d.]+', open(test_logs[0]).read())
+    assert len(glob.glob(os.path.join(workdir, 'results', 'tiny_test', 'visualization', 'faces', '*.png'))) == 12
 
 
 def _interrupt_after_first_state(cmd: list[str], cwd: str, name: str) -> int:

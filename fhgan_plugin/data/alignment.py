@@ -151,3 +151,20 @@ def pick_central(detections: list[Detection], image_shape: tuple[int, ...]) -> D
     centre = np.array([image_shape[1] / 2.0, image_shape[0] / 2.0])
     dists = [np.linalg.norm((d.box[:2] + d.box[2:]) / 2.0 - centre) for d in detections]
     return detections[int(np.argmin(dists))]
+
+
+def redetect_landmarks(det: FaceDetector, img_bgr: np.ndarray,
+                       landmarks: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Re-detect the landmarks of an aligned face, as a check of the alignment.
+
+    The face is warped again at the same scale with 56 px of context on every side (a tight 112 crop
+    is too little context for RetinaFace) and detected there.
+
+    Returns:
+        Re-detected (5, 2) landmarks (None if no face) and the original landmarks carried through the
+        warp, both in the coordinates of the 112x112 aligned face.
+    """
+    ctx, mat = warp_face(img_bgr, landmarks, 224, 0.5)
+    carried = transform_points(landmarks, mat) - 56
+    face = pick_central(det.detect(ctx, 0.5), ctx.shape)
+    return (None if face is None else face.landmarks - 56), carried

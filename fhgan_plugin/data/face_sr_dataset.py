@@ -84,7 +84,8 @@ class FaceSRDataset(data.Dataset):
             self.io_backend_opt['client_keys'] = ['gt']
             self.paths = lmdb_keys(self.root)
         else:
-            self.paths = [os.path.join(self.root, p) for p in list_images(self.root, opt.get('meta_info_file'))]
+            rels = opt.get('_paths') or list_images(self.root, opt.get('meta_info_file'))
+            self.paths = [os.path.join(self.root, p) for p in rels]
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -68,3 +68,68 @@ def check_pair_images(pairs: list[Pair], root: str, source: str = 'pairs') -> No
         for rel in (p.path1, p.path2):
             if not os.path.isfile(os.path.join(root, rel)):
                 raise FileNotFoundError(f'{source}: pair {i} names {rel}, which is not in {root}')
+
+
+def _read_cfp_list(path: str) -> dict[int, str]:
+    """CFP ``Pair_list_{F,P}.txt``: lines ``<index> <path>`` (paths like ``../Data/Images/001/frontal/01.jpg``)."""
+    out: dict[int, str] = {}
+    with open(path) as f:
+        for lineno, ln in enumerate(f, 1):
+            if not ln.strip():
+                continue
+            parts = ln.split()
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise ValueError(f'{path}:{lineno}: expected "<index> <image path>", got {ln.rstrip()!r}')
+            rel = parts[1]
+            while rel.startswith('../'):
+                rel = rel[3:]
+            out[int(parts[0])] = rel
+    return out
+
+
+def parse_cfp_pairs(protocol_dir: str, setting: str = 'FP') -> list[Pair]:
+    """Parse the CFP protocol (``Protocol/Split/{FF,FP}/NN/{same,diff}.txt`` + ``Pair_list_{F,P}.txt``).
+
+    Args:
+        protocol_dir: CFP's ``Protocol`` folder.
+        setting: 'FF' (frontal-frontal) or 'FP' (frontal-profile: first image frontal, second profile).
+
+    Returns:
+        Pairs in protocol order (split 01 same, split 01 diff, split 02 same, …), paths relative to
+        the CFP root (``Data/Images/...``), fold = split index (0-based).
+    """
+    if setting not in ('FF', 'FP'):
+        raise ValueError(f"CFP setting must be 'FF' or 'FP', got {setting!r}")
+    frontal = _read_cfp_list(os.path.join(protocol_dir, 'Pair_list_F.txt'))
+    second = frontal if setting == 'FF' else _read_cfp_list(os.path.join(protocol_dir, 'Pair_list_P.txt'))
+    split_root = os.path.join(protocol_dir, 'Split', setting)
+    if not os.path.isdir(split_root):
+        raise FileNotFoundError(f'CFP split folder not found: {split_root}')
+    splits = sorted(d for d in os.listdir(split_root) if d.isdigit())
+    pairs: list[Pair] = []
+    for fold, split in enumerate(splits):
+        for kind, same in (('same', True), ('diff', False)):
+            path = os.path.join(split_root, split, f'{kind}.txt')
+            with open(path) as f:
+                for lineno, ln in enumerate(f, 1):
+                    if not ln.strip():
+                        continue
+                    parts = ln.replace(',', ' ').split()
+                    try:
+                        i, j = int(parts[0]), int(parts[1])
+                        a, b = frontal[i], second[j]
+                    except (ValueError, IndexError) as err:
+                        raise ValueError(f'{path}:{lineno}: malformed pair line {ln.rstrip()!r}') from err
+                    except KeyError as err:
+                        raise ValueError(f'{path}:{lineno}: index {err} is not in the pair list') from err
+                    pairs.append(Pair(a, b, same, fold))
+    return pairs
+
+
+def read_pairs_file(path: str, kind: str = 'lfw', setting: str = 'FP', ext: str = '.jpg') -> list[Pair]:
+    """Pairs from an LFW ``pairs.txt`` (``kind='lfw'``) or a CFP ``Protocol`` folder (``kind='cfp'``)."""
+    if kind == 'lfw':
+        return parse_lfw_pairs(path, ext)
+    if kind == 'cfp':
+        return parse_cfp_pairs(path, setting)
+    raise ValueError(f"pairs kind must be 'lfw' or 'cfp', got {kind!r}")

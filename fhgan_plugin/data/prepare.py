@@ -40,6 +40,7 @@ class AlignConfig:
     conf_threshold: float = 0.9
     low_conf_threshold: float = 0.3
     fallback: bool = False
+    all_faces: bool = False
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -80,6 +81,8 @@ def _align_one(job: tuple[str, str, str]) -> dict:
         row.update(status='unreadable', reason=str(err))
         return row
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    if cfg.all_faces:
+        return _align_all(row, bgr, dst, det, cfg)
     face = pick_central(det.detect(bgr, cfg.conf_threshold), bgr.shape)
     status = 'detected'
     if face is None:
@@ -100,6 +103,25 @@ def _align_one(job: tuple[str, str, str]) -> dict:
         return row
     row.update(out_path=dst, status=status, score=f'{score:.4f}',
                landmarks=' '.join(f'{v:.2f}' for v in np.asarray(lms).ravel()))
+    return row
+
+
+def _align_all(row: dict, bgr: np.ndarray, dst: str, det: FaceDetector, cfg: AlignConfig) -> dict:
+    faces = det.detect(bgr, cfg.conf_threshold)
+    if not faces:
+        row.update(status='no_face', reason=f'no face at threshold {cfg.conf_threshold}')
+        return row
+    stem = os.path.splitext(dst)[0]
+    outs = []
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    for k, face in enumerate(faces):
+        out, _ = warp_face(bgr, face.landmarks, cfg.size, cfg.template_scale)
+        path = f'{stem}_{k}.png'
+        cv2.imwrite(path, out)
+        outs.append(path)
+    row.update(out_path=';'.join(outs), status='detected', reason=f'{len(faces)} faces',
+               score=';'.join(f'{f.score:.4f}' for f in faces),
+               landmarks=';'.join(' '.join(f'{v:.2f}' for v in f.landmarks.ravel()) for f in faces))
     return row
 
 
@@ -131,7 +153,7 @@ def align_images(rel_paths: Sequence[str],
     jobs = []
     for rel in rel_paths:
         r = done.get(rel)
-        if r is not None and (r['status'] in ('no_face', 'unreadable') or os.path.isfile(r['out_path'])):
+        if r is not None and (r['status'] in ('no_face', 'unreadable') or os.path.isfile(r['out_path'].split(';')[0])):
             continue
         jobs.append((rel, os.path.join(in_root, rel), os.path.join(out_root, os.path.splitext(rel)[0] + '.png')))
     os.makedirs(out_root, exist_ok=True)

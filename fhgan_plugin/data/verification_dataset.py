@@ -1,0 +1,62 @@
+"""Verification pairs (LFW / CFP protocols) of aligned faces, HR and canonical LR, in protocol order."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch.utils import data
+
+from fhgan_plugin.data.face_sr_dataset import FaceSRDataset
+from fhgan_plugin.data.pairs import Pair, check_pair_images, read_pairs_file
+from fhgan_plugin.registry import register_dataset
+
+
+def _with_ext(rel: str, ext: str | None) -> str:
+    return rel if not ext else os.path.splitext(rel)[0] + ext
+
+
+@register_dataset
+class VerificationPairsDataset(data.Dataset):
+    """Both faces of each verification pair, HR and LR, with ``issame`` and ``fold``.
+
+    Options:
+        dataroot_gt (str): Root of the aligned images (e.g. ``datasets/faces112/lfw_pairs``).
+        pairs_file (str): LFW ``pairs.txt``, or CFP's ``Protocol`` folder.
+        pairs_kind (str): 'lfw' (default) or 'cfp'.
+        cfp_setting (str): 'FF' or 'FP' for CFP.
+        ext (str): Extension of the aligned files ('.png', default) replacing the protocol's.
+        scale (int): SR factor of the LR faces.
+        gt_size (int, optional): Required HR side.
+
+    Returns per item: ``gt1``, ``gt2`` (3, H, W), ``lq1``, ``lq2`` (3, H/s, W/s), ``issame`` (bool tensor),
+    ``fold`` (int tensor), ``gt1_path``, ``gt2_path``, ``index``.
+    """
+
+    def __init__(self, opt: dict[str, Any]) -> None:
+        super().__init__()
+        self.opt = opt
+        kind = opt.get('pairs_kind', 'lfw')
+        ext = opt.get('ext', '.png')
+        raw = read_pairs_file(opt['pairs_file'], kind, opt.get('cfp_setting', 'FP'))
+        self.pairs: list[Pair] = [Pair(_with_ext(p.path1, ext), _with_ext(p.path2, ext), p.issame, p.fold)
+                                  for p in raw]
+        check_pair_images(self.pairs, opt['dataroot_gt'], source=opt['pairs_file'])
+        self.images = sorted({p.path1 for p in self.pairs} | {p.path2 for p in self.pairs})
+        self._index = {rel: i for i, rel in enumerate(self.images)}
+        self._faces = FaceSRDataset({'dataroot_gt': opt['dataroot_gt'], 'scale': opt.get('scale', 4),
+                                     'gt_size': opt.get('gt_size'), 'phase': 'val', '_paths': self.images})
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def image_item(self, rel: str) -> dict[str, Any]:
+        """HR/LR of one unique image (for computing each image's embedding once)."""
+        return self._faces[self._index[rel]]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        p = self.pairs[index]
+        a, b = self.image_item(p.path1), self.image_item(p.path2)
+        return {'gt1': a['gt'], 'gt2': b['gt'], 'lq1': a['lq'], 'lq2': b['lq'],
+                'issame': torch.tensor(p.issame), 'fold': torch.tensor(p.fold),
+                'gt1_path': a['gt_path'], 'gt2_path': b['gt_path'], 'index': index}

@@ -1,0 +1,1 @@
+"""Metrics: the verification protocol (registered BasicSR metrics come with the models)."""

@@ -222,3 +222,23 @@ def test_dsnet_as_generator_of_basicsr_gan_models(model_type: str) -> None:
     for key in ('l_g_pix', 'l_g_gan', 'l_d_real', 'l_d_fake', 'out_d_real', 'out_d_fake'):
         assert key in log and torch.isfinite(torch.as_tensor(log[key])), key
     assert any(not torch.equal(a, b) for a, b in zip(before, model.net_g.parameters()))
+
+
+def test_fhcritic_as_network_d_of_srgan_with_wgan_loss() -> None:
+    from basicsr.models import build_model
+    torch.manual_seed(0)
+    opt = _gan_opt('SRGANModel')
+    opt['network_d'] = {'type': 'FHCritic', 'num_in_ch': 3, 'num_feat': 8, 'input_size': 128}
+    opt['train']['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'wgan', 'loss_weight': 1e-2}
+    model = build_model(opt)
+    assert type(model.net_d).__name__ == 'FHCritic'
+    d_before = [p.detach().clone() for p in model.net_d.parameters()]
+    model.feed_data({'lq': torch.rand(2, 3, 32, 32), 'gt': torch.rand(2, 3, 128, 128)})
+    model.optimize_parameters(1)
+    log = model.get_current_log()
+    for key in ('l_g_gan', 'l_d_real', 'l_d_fake', 'out_d_real', 'out_d_fake'):
+        assert key in log and torch.isfinite(torch.as_tensor(log[key])), key
+    # wgan: l_d_real = -E[D(real)], l_d_fake = E[D(fake)]
+    assert log['l_d_real'] == pytest.approx(-log['out_d_real'], rel=1e-4, abs=1e-6)
+    assert log['l_d_fake'] == pytest.approx(log['out_d_fake'], rel=1e-4, abs=1e-6)
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, model.net_d.parameters()))

@@ -1,0 +1,73 @@
+"""One small interface for every face-recognition network: aligned 112x112 RGB in [0, 1] -> embedding.
+
+:class:`FaceEmbedder` wraps a backbone with its own input framing and normalisation, so the identity
+loss, the verification metric and the FR training stage do not care which network it is.
+"""
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from fhgan_plugin.registry import register_arch
+from fhgan_plugin.utils.checkpoint import load_checkpoint
+
+#: Input framing of known backbones: (column crop of the 112x112 face or None, mean, std) on [0, 1] inputs.
+PREPROCESS: dict[str, dict[str, Any]] = {
+    'FHIResNet': {'crop_cols': None, 'mean': 0.5, 'std': 0.5},
+    'FHMobileFaceNet': {'crop_cols': (8, 104), 'mean': 127.5 / 255.0, 'std': 128.0 / 255.0},
+}
+
+
+@register_arch
+class FaceEmbedder(nn.Module):
+    """A face-recognition backbone behind the project's FR interface.
+
+    Args:
+        backbone: BasicSR arch option dict of the backbone, e.g. ``{type: FHIResNet, depth: 34}`` or
+            ``{type: FHMobileFaceNet}``.
+        pretrain_path: Optional checkpoint of the backbone (insightface ``backbone.pth``, the shared
+            MobileFaceNet, a BasicSR ``net_*.pth``…).
+        param_key: Key of the state dict inside the checkpoint (None: auto).
+        crop_cols / mean / std: Override the backbone's framing and normalisation (:data:`PREPROCESS`).
+        flip_concat: Concatenate the embeddings of the face and its mirror image (evaluation practice).
+
+    Shapes:
+        x (N, 3, 112, 112) RGB in [0, 1] -> (N, D) embedding (not normalised; see :meth:`embed`).
+    """
+
+    def __init__(self, backbone: dict[str, Any], pretrain_path: str | None = None, param_key: str | None = None,
+                 crop_cols: tuple[int, int] | None = None, mean: float | None = None, std: float | None = None,
+                 flip_concat: bool = False) -> None:
+        super().__init__()
+        opt = deepcopy(dict(backbone))
+        kind = opt.pop('type')
+        self.backbone = ARCH_REGISTRY.get(kind)(**opt)
+        if pretrain_path:
+            load_checkpoint(self.backbone, pretrain_path, param_key)
+        pre = PREPROCESS.get(kind, {'crop_cols': None, 'mean': 0.5, 'std': 0.5})
+        self.crop_cols = tuple(crop_cols) if crop_cols is not None else pre['crop_cols']
+        self.mean = float(mean if mean is not None else pre['mean'])
+        self.std = float(std if std is not None else pre['std'])
+        self.flip_concat = flip_concat
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Crop and normalise (N, 3, 112, 112) [0, 1] faces for the backbone."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f'FaceEmbedder expects (N, 3, H, W) RGB in [0, 1], got {tuple(x.shape)}')
+        if self.crop_cols is not None:
+            x = x[..., self.crop_cols[0]:self.crop_cols[1]]
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.preprocess(x)
+        if self.flip_concat:
+            return torch.cat([self.backbone(x), self.backbone(x.flip(-1))], 1)
+        return self.backbone(x)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """L2-normalised embedding."""
+        return nn.functional.normalize(self(x), dim=1)

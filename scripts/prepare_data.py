@@ -50,12 +50,25 @@ def _ok_rows(manifest: str, prefix: str) -> list[str]:
                   if row['status'] in ('detected', 'detected_low', 'fallback'))
 
 
+def make_lmdb(faces: str, lmdb_path: str) -> dict:
+    """Pack every aligned PNG under ``faces`` into a BasicSR LMDB (keys: relative path without extension)."""
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+    rels = sorted(os.path.relpath(os.path.join(d, f), faces) for d, _, fs in os.walk(faces) for f in fs
+                  if f.endswith('.png'))
+    if os.path.isdir(lmdb_path):
+        shutil.rmtree(lmdb_path)
+    make_lmdb_from_imgs(faces, lmdb_path, rels, [os.path.splitext(r)[0] for r in rels], multiprocessing_read=True)
+    return {'path': lmdb_path, 'images': len(rels)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--shared', default=None, help='shared data root (default $FHGAN_SHARED or ../shared)')
     parser.add_argument('--out', default=None, help='output root (default $FHGAN_DATA or datasets/)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--sets', nargs='+', default=['lfw_pairs', 'lfw_train', 'celeba'])
+    parser.add_argument('--lmdb', action='store_true',
+                        help="also pack faces112/ into faces112.lmdb with BasicSR's make_lmdb_from_imgs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     shared = shared_root(args.shared, required=True)
@@ -111,6 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
         with open(os.path.join(meta, 'train_labels.txt'), 'w') as f:
             f.writelines(f'{r} {ids[n]}\n' for r, n in train)
         report['train'] = {'images': len(train), 'identities': len(ids)}
+    if args.lmdb:
+        report['lmdb'] = make_lmdb(faces, os.path.join(out, 'faces112.lmdb'))
     report['seconds'] = round(time.time() - t0, 1)
     with open(os.path.join(out, 'prepare_report.json'), 'w') as f:
         json.dump(report, f, indent=2)

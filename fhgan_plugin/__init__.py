@@ -14,7 +14,7 @@ from fhgan_plugin.compat import apply_patches  # noqa: E402
 
 apply_patches()
 
-from fhgan_plugin import archs, data, losses  # noqa: E402,F401
+from fhgan_plugin import archs, data, losses, metrics, models  # noqa: E402,F401
 from fhgan_plugin.archs import DSNet  # noqa: E402
 from fhgan_plugin.data import FaceSRDataset, canonical_degradation  # noqa: E402
 from fhgan_plugin.version import __version__  # noqa: E402

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
     ds = VerificationPairsDataset({'dataroot_gt': args.root, 'pairs_file': args.pairs, 'scale': 4})
-    fr = build_fr(args.fr, shared_root())
+    fr = build_fr(args.fr, shared_root()).to(memory_format=torch.channels_last)  # ~1.5x faster on CPU
     methods = {}
     for m in args.methods:
         methods[m] = (lambda lq, gt: gt) if m == 'hr' else (lambda lq, gt, m=m: pil_upsample(lq, 4, m))
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         lq = torch.stack([it['lq'] for it in items])
         gt = torch.stack([it['gt'] for it in items])
         for m, fn in methods.items():
-            emb[m].append(fr.embed(fn(lq, gt)))
+            emb[m].append(fr.embed(fn(lq, gt).contiguous(memory_format=torch.channels_last)))
     index = {r: i for i, r in enumerate(ds.images)}
     i1 = torch.tensor([index[p.path1] for p in ds.pairs])
     i2 = torch.tensor([index[p.path2] for p in ds.pairs])

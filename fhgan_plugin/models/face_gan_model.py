@@ -1,0 +1,184 @@
+"""Stage 2 of FH-GAN: DSNet trained with pixel + perceptual + WGAN-GP (+ optional frozen identity) losses.
+
+Each iteration (mmagic style, small methods):
+
+1. :meth:`critic_step` — ``E[D(G(x))] − E[D(y)] + λ_gp·GP`` (per-sample gradient penalty), every iteration;
+2. :meth:`generator_step` — eq. 10 without the FR update: ``λ1·pixel + λ2·perceptual + λ3·(−E[D(G(x))])
+   + λ4·identity`` (terms whose ``*_opt`` is absent are off), every ``net_d_iters`` iterations after
+   ``net_d_init_iters`` (so ``net_d_iters`` = n_critic critic updates per generator update).
+
+A non-finite loss stops training with an error naming the loss and the iteration before any optimizer
+step uses it (the last saved checkpoint stays intact).
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.models import lr_scheduler as basicsr_lr
+from torch import nn
+
+from fhgan_plugin.losses.wgan_gp_loss import WGANGPLoss
+from fhgan_plugin.models.face_sr_model import FaceSRModel
+from fhgan_plugin.registry import register_model
+
+
+class NonFiniteLossError(RuntimeError):
+    """A training loss became NaN or infinite."""
+
+
+@contextmanager
+def frozen(*nets: nn.Module):  # noqa: ANN201
+    """Temporarily switch off ``requires_grad`` of the nets' parameters (restoring the previous flags)."""
+    params = [p for n in nets for p in n.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+
+
+@register_model
+class FaceGANModel(FaceSRModel):
+    """GAN-based DSNet (stage 2). Options beyond SRModel's:
+
+    ``network_d`` (e.g. FHCritic); ``train.gan_opt`` (WGANGPLoss: ``loss_weight`` = λ3, ``gp_weight`` = λ);
+    ``train.perceptual_opt`` (FHPerceptualLoss, λ2); ``train.identity_opt`` (IdentityLoss, λ4, frozen FR);
+    ``train.optim_d``; ``train.net_d_iters`` / ``net_d_init_iters``; per-network schedulers
+    ``train.scheduler_g`` / ``scheduler_d`` (else the shared ``train.scheduler``).
+    """
+
+    def init_training_settings(self) -> None:
+        t = self.opt['train']
+        self.net_g.train()
+        self.net_d = self.model_to_device(build_network(self.opt['network_d']))
+        self.load_pretrained(self.net_d, 'd')
+        self.net_d.train()
+        self.cri_pix = build_loss(t['pixel_opt']).to(self.device) if t.get('pixel_opt') else None
+        self.cri_perceptual = build_loss(t['perceptual_opt']).to(self.device) if t.get('perceptual_opt') else None
+        self.cri_gan = build_loss(t['gan_opt']).to(self.device)
+        if not isinstance(self.cri_gan, WGANGPLoss):
+            raise TypeError(f'{type(self).__name__} trains a WGAN-GP critic: gan_opt.type must be WGANGPLoss')
+        self.cri_identity = self.build_identity_loss(t.get('identity_opt'))
+        self.net_d_iters = int(t.get('net_d_iters', 1))
+        self.net_d_init_iters = int(t.get('net_d_init_iters', 0))
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    # ----------------------------------------------------------------- set-up helpers
+    def load_pretrained(self, net: nn.Module, label: str) -> None:
+        """Load ``path.pretrain_network_<label>`` (with ``param_key_<label>``, ``strict_load_<label>``) if set."""
+        path = self.opt['path'].get(f'pretrain_network_{label}')
+        if path is not None:
+            self.load_network(net, path, self.opt['path'].get(f'strict_load_{label}', True),
+                              self.opt['path'].get(f'param_key_{label}', 'params'))
+
+    def build_identity_loss(self, opt: dict[str, Any] | None) -> nn.Module | None:
+        """Identity loss from options (its own frozen FR network in stage 2)."""
+        return build_loss(opt).to(self.device) if opt else None
+
+    def build_optimizer(self, key: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        opt = dict(self.opt['train'][key])
+        kind = opt.pop('type')
+        return self.get_optimizer(kind, [p for p in params if p.requires_grad], **opt)
+
+    def setup_optimizers(self) -> None:
+        self.optimizer_g = self.build_optimizer('optim_g', list(self.net_g.parameters()))
+        self.optimizer_d = self.build_optimizer('optim_d', list(self.net_d.parameters()))
+        self.optimizers = [self.optimizer_g, self.optimizer_d]
+
+    def setup_schedulers(self) -> None:
+        """One scheduler per optimizer: ``scheduler_<g|d|fr>`` if given, else the shared ``scheduler``."""
+        t = self.opt['train']
+        for label, optimizer in zip(self.optimizer_labels(), self.optimizers):
+            opt = dict(t.get(f'scheduler_{label}') or t['scheduler'])
+            kind = opt.pop('type')
+            if kind in ('MultiStepLR', 'MultiStepRestartLR'):
+                self.schedulers.append(basicsr_lr.MultiStepRestartLR(optimizer, **opt))
+            elif kind == 'CosineAnnealingRestartLR':
+                self.schedulers.append(basicsr_lr.CosineAnnealingRestartLR(optimizer, **opt))
+            else:
+                raise NotImplementedError(f'scheduler {kind} is not supported')
+
+    def optimizer_labels(self) -> list[str]:
+        return ['g', 'd']
+
+    # ----------------------------------------------------------------- one iteration
+    def optimize_parameters(self, current_iter: int) -> None:
+        self.current_iter = current_iter
+        log: dict[str, torch.Tensor] = OrderedDict()
+        self.output = self.net_g(self.lq)
+        log.update(self.critic_step())
+        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            log.update(self.generator_step())
+        log.update(self.extra_steps())
+        self.log_dict = self.reduce_loss_dict(log)
+
+    def critic_step(self) -> dict[str, torch.Tensor]:
+        """One critic update with gradient penalty on (HR, detached SR) pairs."""
+        self.optimizer_d.zero_grad(set_to_none=True)
+        loss, parts = self.cri_gan.critic_loss(self.net_d, self.gt, self.output.detach())
+        self.check_finite('l_d_wgan_gp', loss)
+        loss.backward()
+        self.optimizer_d.step()
+        return {'l_d_wgan_gp': loss.detach(), 'l_d_gp': parts['gp'], 'w_dist': parts['wasserstein'],
+                'out_d_real': parts['d_real'], 'out_d_fake': parts['d_fake']}
+
+    def generator_losses(self, sr: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The weighted terms of eq. 10 for the generator (weights live in the losses' ``loss_weight``)."""
+        losses: dict[str, torch.Tensor] = OrderedDict()
+        if self.cri_pix is not None:
+            losses['l_g_pix'] = self.cri_pix(sr, self.gt)
+        if self.cri_perceptual is not None:
+            losses['l_g_percep'] = self.cri_perceptual(sr, self.gt)
+        losses['l_g_gan'] = self.cri_gan(self.net_d(sr))
+        if self.cri_identity is not None:
+            losses['l_g_identity'] = self.identity_loss(sr)
+        return losses
+
+    def identity_loss(self, sr: torch.Tensor) -> torch.Tensor:
+        return self.cri_identity(sr, self.gt)
+
+    def generator_step(self) -> dict[str, torch.Tensor]:
+        """One generator update (critic and FR frozen)."""
+        self.optimizer_g.zero_grad(set_to_none=True)
+        with frozen(*self.frozen_in_generator_step()):
+            losses = self.generator_losses(self.output)
+            total = sum(losses.values())
+            for name, value in losses.items():
+                self.check_finite(name, value)
+            total.backward()
+        self.optimizer_g.step()
+        return {**{k: v.detach() for k, v in losses.items()}, 'l_g_total': total.detach()}
+
+    def frozen_in_generator_step(self) -> list[nn.Module]:
+        return [self.net_d]
+
+    def extra_steps(self) -> dict[str, torch.Tensor]:
+        """Hook for further per-iteration updates (the FR step of the joint model)."""
+        return {}
+
+    def check_finite(self, name: str, value: torch.Tensor) -> None:
+        """Stop with a clear message if a loss is NaN/inf (before any optimizer step uses it)."""
+        v = float(value.detach().float().mean())
+        if not math.isfinite(v):
+            raise NonFiniteLossError(f'{name} = {v} at iteration {getattr(self, "current_iter", "?")}: stopping '
+                                     'before the update; the last saved checkpoint is intact. Lower the learning '
+                                     'rate or the loss weights, or resume from the last state.')
+
+    # ----------------------------------------------------------------- saving
+    def networks_to_save(self) -> dict[str, nn.Module]:
+        return {'net_g': self.net_g, 'net_d': self.net_d}
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        for label, net in self.networks_to_save().items():
+            self.save_network(net, label, current_iter)
+        self.save_training_state(epoch, current_iter)

@@ -1,0 +1,74 @@
+"""Stage 1 of FH-GAN: the ArcFace network (backbone + additive angular margin head) on HR faces."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.models.base_model import BaseModel
+
+from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
+from fhgan_plugin.models.face_gan_model import FaceGANModel
+from fhgan_plugin.models.face_sr_model import FaceSRModel
+from fhgan_plugin.registry import register_model
+
+
+@register_model
+class FaceRecognitionModel(FaceSRModel):
+    """ArcFace training: ``network_fr`` (FaceEmbedder) + ``network_head`` (ArcMarginHead), ``train.arcface_opt``,
+    ``train.optim_fr`` (SGD in the paper), ``train.scheduler``. Validation on a pairs dataset reports the
+    verification accuracy of HR faces (``val.metrics`` with ``type: calculate_verification_accuracy``).
+    There is no generator: ``network_g`` is not used.
+    """
+
+    def __init__(self, opt: dict[str, Any]) -> None:
+        BaseModel.__init__(self, opt)
+        self.net_fr = self.model_to_device(build_network(opt['network_fr']))
+        self.net_head = self.model_to_device(build_network(opt['network_head']))
+        FaceGANModel.load_pretrained(self, self.net_fr, 'fr')
+        FaceGANModel.load_pretrained(self, self.net_head, 'head')
+        self.net_g = torch.nn.Identity()  # HR faces are validated as they are
+        if self.is_train:
+            self.init_training_settings()
+
+    def init_training_settings(self) -> None:
+        self.net_fr.train()
+        self.net_head.train()
+        self.cri_arcface = build_loss(self.opt['train']['arcface_opt']).to(self.device)
+        params = [p for p in list(self.net_fr.parameters()) + list(self.net_head.parameters()) if p.requires_grad]
+        opt = dict(self.opt['train']['optim_fr'])
+        self.optimizer_fr = self.get_optimizer(opt.pop('type'), params, **opt)
+        self.optimizers = [self.optimizer_fr]
+        self.setup_schedulers()
+
+    def feed_data(self, data: dict[str, Any]) -> None:
+        self.gt = data['gt'].to(self.device)
+        if 'label' in data:
+            self.label = data['label'].to(self.device)
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        self.current_iter = current_iter
+        self.optimizer_fr.zero_grad(set_to_none=True)
+        logits = self.net_head(self.net_fr(self.gt), self.label)
+        loss = self.cri_arcface(logits, self.label)
+        FaceGANModel.check_finite(self, 'l_fr_arcface', loss)
+        loss.backward()
+        self.optimizer_fr.step()
+        acc = (logits.detach().argmax(1) == self.label).float().mean()
+        self.log_dict = self.reduce_loss_dict(OrderedDict(l_fr_arcface=loss.detach(), acc_fr=acc))
+
+    @torch.no_grad()
+    def super_resolve(self, lq: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError('FaceRecognitionModel has no generator')
+
+    def nondist_validation(self, dataloader: Any, current_iter: int, tb_logger: Any, save_img: bool) -> None:
+        if not isinstance(dataloader.dataset, VerificationPairsDataset):
+            raise TypeError('FaceRecognitionModel validates on a VerificationPairsDataset')
+        self.pair_validation(dataloader.dataset, current_iter, tb_logger, False, use_hr=True)
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        self.save_network(self.net_fr, 'net_fr', current_iter)
+        self.save_network(self.net_head, 'net_head', current_iter)
+        self.save_training_state(epoch, current_iter)

@@ -1,0 +1,152 @@
+"""SRModel with face-verification validation: any BasicSR arch can be validated on pairs datasets."""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+from basicsr.models.sr_model import SRModel
+from basicsr.utils import imwrite, tensor2img
+
+from fhgan_plugin.archs.face_recognizer import FaceEmbedder
+from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
+from fhgan_plugin.metrics.verification import kfold_verification
+from fhgan_plugin.registry import register_model
+from fhgan_plugin.utils.metrics import psnr_ssim_batch
+from fhgan_plugin.utils.upsample import pil_upsample
+
+
+@register_model
+class FaceSRModel(SRModel):
+    """BasicSR's SRModel plus validation on :class:`VerificationPairsDataset`.
+
+    On a pairs dataset the validation super-resolves every unique image once (batched), computes the
+    requested PSNR/SSIM (BasicSR's functions, uint8 RGB, crop border 0) and the face-verification
+    accuracy (%) of the SR faces with the project's 10-fold protocol. Metric names come from
+    ``val.metrics`` as usual; a metric of ``type: calculate_verification_accuracy`` selects verification.
+    The FR network for it is the model's own (``self.net_fr``) when it has one, else ``val.fr`` (FaceEmbedder
+    options, e.g. the shared MobileFaceNet). ``save_img`` writes HR | bicubic | SR grids of the first
+    ``val.num_save`` (8) images.
+    """
+
+    val_batch_size = 32
+
+    def get_optimizer(self, optim_type: str, params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
+        """Any ``torch.optim`` optimizer by name (BasicSR 1.4.2 knows only Adam/AdamW/Adamax/ASGD/RMSprop/Rprop;
+        the paper's FR stage uses SGD)."""
+        cls = getattr(torch.optim, optim_type, None)
+        if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+            raise NotImplementedError(f'optimizer {optim_type!r} is not in torch.optim')
+        return cls(params, lr, **kwargs)
+
+    def feed_data(self, data: dict[str, Any]) -> None:
+        super().feed_data(data)
+        if 'label' in data:
+            self.label = data['label'].to(self.device)
+
+    def nondist_validation(self, dataloader: Any, current_iter: int, tb_logger: Any, save_img: bool) -> None:
+        if isinstance(dataloader.dataset, VerificationPairsDataset):
+            self.pair_validation(dataloader.dataset, current_iter, tb_logger, save_img)
+        else:
+            super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def dist_validation(self, dataloader: Any, current_iter: int, tb_logger: Any, save_img: bool) -> None:
+        # every rank computes the same numbers (pairs need all embeddings); rank 0 logs them
+        if isinstance(dataloader.dataset, VerificationPairsDataset):
+            self.pair_validation(dataloader.dataset, current_iter, tb_logger, save_img)
+        elif self.opt['rank'] == 0:
+            super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def validation_embedder(self) -> torch.nn.Module:
+        """The FR network used by the verification metric."""
+        own = getattr(self, 'net_fr', None)
+        if own is not None:
+            return self.get_bare_model(own)
+        if getattr(self, '_val_fr', None) is None:
+            fr_opt = self.opt['val'].get('fr')
+            if fr_opt is None:
+                raise KeyError('verification validation needs an FR network: give the model a network_fr or set '
+                               'val.fr (FaceEmbedder options, e.g. {backbone: {type: FHMobileFaceNet}, '
+                               'pretrain_path: ...})')
+            self._val_fr = FaceEmbedder(**fr_opt).to(self.device).eval()
+        return self._val_fr
+
+    @torch.no_grad()
+    def super_resolve(self, lq: torch.Tensor) -> torch.Tensor:
+        """SR of a batch with the (EMA) generator in eval mode, clamped to [0, 1]."""
+        net = getattr(self, 'net_g_ema', None) or self.net_g
+        was = net.training
+        net.eval()
+        out = net(lq.to(self.device)).clamp(0, 1)
+        net.train(was)
+        return out
+
+    @torch.no_grad()
+    def pair_validation(self, dataset: VerificationPairsDataset, current_iter: int, tb_logger: Any,
+                        save_img: bool, use_hr: bool = False) -> dict[str, float]:
+        """Validation on a pairs dataset (see class docstring); ``use_hr`` judges the HR faces themselves."""
+        metrics = self.opt['val'].get('metrics') or {}
+        kinds = {name: m['type'] for name, m in metrics.items()}
+        name = dataset.opt['name']
+        want_fr = 'calculate_verification_accuracy' in kinds.values()
+        fr = self.validation_embedder() if want_fr else None
+        if fr is not None:
+            fr_was = fr.training
+            fr.eval()
+        psnr, ssim, embs, shown = [], [], [], []
+        for start in range(0, len(dataset.images), self.val_batch_size):
+            items = [dataset.image_item(r) for r in dataset.images[start:start + self.val_batch_size]]
+            lq = torch.stack([it['lq'] for it in items])
+            gt = torch.stack([it['gt'] for it in items])
+            sr = gt if use_hr else self.super_resolve(lq).cpu()
+            if any(k in ('calculate_psnr', 'calculate_ssim') for k in kinds.values()):
+                p, s = psnr_ssim_batch(sr, gt)
+                psnr += p
+                ssim += s
+            if fr is not None:
+                embs.append(torch.nn.functional.normalize(fr(sr.to(self.device)), dim=1).cpu())
+            if save_img and len(shown) < self.opt['val'].get('num_save', 8):
+                shown += [(lq[i], sr[i], gt[i], items[i]['gt_path']) for i in range(len(items))]
+        results: dict[str, float] = OrderedDict()
+        for mname, kind in kinds.items():
+            if kind == 'calculate_psnr':
+                results[mname] = float(np.mean(psnr))
+            elif kind == 'calculate_ssim':
+                results[mname] = float(np.mean(ssim))
+            elif kind == 'calculate_verification_accuracy':
+                e = torch.cat(embs)
+                idx = {r: i for i, r in enumerate(dataset.images)}
+                i1 = torch.tensor([idx[p.path1] for p in dataset.pairs])
+                i2 = torch.tensor([idx[p.path2] for p in dataset.pairs])
+                scores = (e[i1] * e[i2]).sum(1).numpy()
+                res = kfold_verification(scores, np.array([p.issame for p in dataset.pairs]),
+                                         np.array([p.fold for p in dataset.pairs]))
+                results[mname] = 100.0 * res.accuracy
+            else:
+                raise ValueError(f'metric type {kind!r} is not supported on a pairs dataset; use calculate_psnr, '
+                                 'calculate_ssim or calculate_verification_accuracy')
+        if fr is not None:
+            fr.train(fr_was)
+        if save_img:
+            self.save_pair_grids(shown[:self.opt['val'].get('num_save', 8)], name, current_iter)
+        if results:
+            self.metric_results = dict(results)
+            self._initialize_best_metric_results(name)
+            for mname, value in results.items():
+                self._update_best_metric_result(name, mname, value, current_iter)
+            self._log_validation_metric_values(current_iter, name, tb_logger)
+        return results
+
+    def save_pair_grids(self, shown: list, dataset_name: str, current_iter: int) -> None:
+        """Write one HR | bicubic | SR grid per image (and a combined one) under the visualization folder."""
+        rows = []
+        for lq, sr, gt, _ in shown:
+            bic = pil_upsample(lq[None], sr.shape[-1] // lq.shape[-1])[0]
+            row = torch.cat([gt, bic, sr], 2)
+            rows.append(row)
+        if not rows:
+            return
+        folder = os.path.join(self.opt['path']['visualization'], dataset_name)
+        imwrite(tensor2img([torch.cat(rows, 1)]), os.path.join(folder, f'grid_hr_bicubic_sr_{current_iter}.png'))

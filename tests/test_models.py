@@ -1,0 +1,167 @@
+"""GFPGAN-style model tests: tiny options, optimize_parameters, log keys, which networks change."""
+from __future__ import annotations
+
+import os
+from copy import deepcopy
+
+import pytest
+import torch
+from basicsr.models import build_model
+
+from fhgan_plugin.models import NonFiniteLossError
+
+TINY_G = {'type': 'DSNet', 'num_feat': 8, 'num_block': 2, 'num_layer': 3, 'growth': 4, 'num_bottleneck': 8,
+          'upscale': 4}
+TINY_FR = {'type': 'FaceEmbedder', 'backbone': {'type': 'FHIResNet', 'depth': 18, 'num_features': 16,
+                                               'input_size': 32}}
+
+
+def base_opt(tmp_path, model_type: str) -> dict:  # noqa: ANN001
+    root = str(tmp_path)
+    return {
+        'name': 'tiny', 'model_type': model_type, 'scale': 4, 'num_gpu': 0, 'is_train': True, 'dist': False,
+        'rank': 0, 'world_size': 1, 'auto_resume': False,
+        'network_g': dict(TINY_G),
+        'network_d': {'type': 'FHCritic', 'num_feat': 8, 'num_down': 3, 'input_size': 32},
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None,
+                 'models': os.path.join(root, 'models'), 'training_states': os.path.join(root, 'states'),
+                 'visualization': os.path.join(root, 'vis')},
+        'train': {
+            'ema_decay': 0,
+            'optim_g': {'type': 'Adam', 'lr': 1e-3, 'betas': [0.5, 0.9]},
+            'optim_d': {'type': 'Adam', 'lr': 1e-3, 'betas': [0.5, 0.9]},
+            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
+            'pixel_opt': {'type': 'MSELoss', 'loss_weight': 1.0, 'reduction': 'mean'},
+            'gan_opt': {'type': 'WGANGPLoss', 'loss_weight': 1e-2, 'gp_weight': 10.0},
+            'net_d_iters': 1, 'net_d_init_iters': 0,
+        },
+    }
+
+
+def batch(labels: bool = False) -> dict:
+    torch.manual_seed(1)
+    data = {'lq': torch.rand(4, 3, 8, 8), 'gt': torch.rand(4, 3, 32, 32)}
+    if labels:
+        data['label'] = torch.tensor([0, 1, 2, 1])
+    return data
+
+
+def snapshot(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def changed(net: torch.nn.Module, before: list[torch.Tensor]) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def assert_finite_keys(log: dict, keys: list[str]) -> None:
+    for k in keys:
+        assert k in log, f'{k} missing from {sorted(log)}'
+        assert torch.isfinite(torch.as_tensor(log[k])).all(), k
+
+
+def test_stage2_gan_model_with_frozen_identity(tmp_path) -> None:  # noqa: ANN001
+    opt = base_opt(tmp_path, 'FaceGANModel')
+    opt['train']['identity_opt'] = {'type': 'IdentityLoss', 'network_fr': {k: v for k, v in TINY_FR.items()
+                                                                            if k != 'type'}, 'loss_weight': 0.1}
+    torch.manual_seed(0)
+    model = build_model(opt)
+    g, d, fr = snapshot(model.net_g), snapshot(model.net_d), snapshot(model.cri_identity.embedder)
+    model.feed_data(batch())
+    model.optimize_parameters(1)
+    assert_finite_keys(model.get_current_log(), ['l_d_wgan_gp', 'l_d_gp', 'w_dist', 'out_d_real', 'out_d_fake',
+                                                 'l_g_pix', 'l_g_gan', 'l_g_identity', 'l_g_total'])
+    assert changed(model.net_g, g) and changed(model.net_d, d)
+    assert not changed(model.cri_identity.embedder, fr)
+
+
+def test_stage2_n_critic(tmp_path) -> None:  # noqa: ANN001
+    opt = base_opt(tmp_path, 'FaceGANModel')
+    opt['train']['net_d_iters'] = 2
+    model = build_model(opt)
+    g = snapshot(model.net_g)
+    model.feed_data(batch())
+    model.optimize_parameters(1)  # critic only
+    assert 'l_g_total' not in model.get_current_log() and not changed(model.net_g, g)
+    model.optimize_parameters(2)  # critic + generator
+    assert 'l_g_total' in model.get_current_log() and changed(model.net_g, g)
+
+
+def fhgan_opt(tmp_path) -> dict:  # noqa: ANN001
+    opt = base_opt(tmp_path, 'FHGANModel')
+    opt['network_fr'] = deepcopy(TINY_FR)
+    opt['network_head'] = {'type': 'ArcMarginHead', 'embedding_size': 16, 'num_classes': 3, 's': 64.0, 'm': 0.5}
+    opt['train'].update(
+        identity_opt={'type': 'IdentityLoss', 'loss_weight': 0.1},
+        arcface_opt={'type': 'ArcFaceLoss', 'loss_weight': 1.0},
+        optim_fr={'type': 'SGD', 'lr': 1e-2, 'momentum': 0.9},
+        scheduler_fr={'type': 'MultiStepLR', 'milestones': [50], 'gamma': 0.1})
+    return opt
+
+
+def test_stage3_joint_fhgan_updates_all_three(tmp_path) -> None:  # noqa: ANN001
+    torch.manual_seed(0)
+    model = build_model(fhgan_opt(tmp_path))
+    nets = {n: snapshot(getattr(model, n)) for n in ('net_g', 'net_d', 'net_fr', 'net_head')}
+    model.feed_data(batch(labels=True))
+    model.optimize_parameters(1)
+    assert_finite_keys(model.get_current_log(), ['l_d_wgan_gp', 'l_g_pix', 'l_g_gan', 'l_g_identity', 'l_g_total',
+                                                 'l_fr_arcface', 'acc_fr'])
+    for name, before in nets.items():
+        assert changed(getattr(model, name), before), name
+    assert len(model.optimizers) == 3 and isinstance(model.optimizers[2], torch.optim.SGD)
+    assert [type(s).__name__ for s in model.schedulers] == ['MultiStepRestartLR'] * 3
+    assert model.schedulers[2].milestones == {50: 1}
+
+
+def test_stage3_save_and_resume_on_cpu(tmp_path) -> None:  # noqa: ANN001
+    from basicsr.utils import check_resume
+    opt = fhgan_opt(tmp_path)
+    os.makedirs(opt['path']['models'])
+    os.makedirs(opt['path']['training_states'])
+    model = build_model(opt)
+    model.feed_data(batch(labels=True))
+    model.optimize_parameters(1)
+    model.save(0, 1)
+    for label in ('g', 'd', 'fr', 'head'):
+        assert os.path.isfile(os.path.join(opt['path']['models'], f'net_{label}_1.pth'))
+    state = torch.load(os.path.join(opt['path']['training_states'], '1.state'), weights_only=False)
+    opt2 = fhgan_opt(tmp_path)
+    opt2['path']['resume_state'] = 'x'
+    check_resume(opt2, state['iter'])
+    resumed = build_model(opt2)
+    resumed.resume_training(state)
+    for name in ('net_g', 'net_d', 'net_fr', 'net_head'):
+        for a, b in zip(getattr(model, name).state_dict().values(), getattr(resumed, name).state_dict().values()):
+            assert torch.equal(a, b), name
+    assert resumed.optimizer_fr.state_dict()['state'].keys() == model.optimizer_fr.state_dict()['state'].keys()
+
+
+def test_stage1_face_recognition_model(tmp_path) -> None:  # noqa: ANN001
+    opt = fhgan_opt(tmp_path)
+    opt['model_type'] = 'FaceRecognitionModel'
+    opt['train']['scheduler'] = opt['train'].pop('scheduler_fr')
+    model = build_model(opt)
+    fr, head = snapshot(model.net_fr), snapshot(model.net_head)
+    model.feed_data(batch(labels=True))
+    model.optimize_parameters(1)
+    assert_finite_keys(model.get_current_log(), ['l_fr_arcface', 'acc_fr'])
+    assert changed(model.net_fr, fr) and changed(model.net_head, head)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path) -> None:  # noqa: ANN001
+    model = build_model(base_opt(tmp_path, 'FaceGANModel'))
+    d = snapshot(model.net_d)
+    data = batch()
+    data['gt'][0, 0, 0, 0] = float('nan')
+    model.feed_data(data)
+    with pytest.raises(NonFiniteLossError, match='l_d_wgan_gp = nan at iteration 7'):
+        model.optimize_parameters(7)
+    assert not changed(model.net_d, d)
+
+
+def test_gan_model_rejects_other_gan_losses(tmp_path) -> None:  # noqa: ANN001
+    opt = base_opt(tmp_path, 'FaceGANModel')
+    opt['train']['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'wgan', 'loss_weight': 1.0}
+    with pytest.raises(TypeError, match='WGANGPLoss'):
+        build_model(opt)

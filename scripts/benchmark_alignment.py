@@ -5,7 +5,6 @@ Usage::  python scripts/benchmark_alignment.py [--n 200] [--workers 1 2] [--out 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -18,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fhgan_plugin.data.pairs import parse_lfw_pairs, unique_images  # noqa: E402
 from fhgan_plugin.data.prepare import AlignConfig, align_images  # noqa: E402
 from fhgan_plugin.utils.paths import shared_root  # noqa: E402
+from fhgan_plugin.utils.report import emit_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -46,12 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     res = {'machine': {'cpus': os.cpu_count(), 'processor': platform.processor() or platform.machine()},
            'detector': 'RetinaFace MobileNet-0.25 (facexlib), original image size', 'runs': runs,
            'note': 'includes worker start-up (model load) and PNG writing'}
-    text = json.dumps(res, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    emit_json(res, args.out)
     return res
 
 

@@ -12,7 +12,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ import fhgan_plugin  # noqa: E402,F401
 from fhgan_plugin.archs import DSNet  # noqa: E402
 from fhgan_plugin.data import FaceSRDataset  # noqa: E402
 from fhgan_plugin.utils.metrics import psnr_ssim_batch  # noqa: E402
+from fhgan_plugin.utils.report import emit_json  # noqa: E402
 from fhgan_plugin.utils.upsample import pil_upsample  # noqa: E402
 
 
@@ -71,12 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {'images': len(ds), 'meta': args.meta, 'seconds': round(time.time() - t0, 1),
               'methods': {m: {'psnr': float(np.mean(v['psnr'])), 'ssim': float(np.mean(v['ssim']))}
                           for m, v in scores.items()}}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    emit_json(result, args.out)
     return result
 
 

@@ -11,7 +11,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ from fhgan_plugin.archs import FaceEmbedder  # noqa: E402
 from fhgan_plugin.data import VerificationPairsDataset  # noqa: E402
 from fhgan_plugin.metrics.verification import kfold_verification  # noqa: E402
 from fhgan_plugin.utils.paths import shared_root  # noqa: E402
+from fhgan_plugin.utils.report import emit_json  # noqa: E402
 from fhgan_plugin.utils.upsample import pil_upsample  # noqa: E402
 from scripts.eval_psnr import load_dsnet  # noqa: E402
 
@@ -82,12 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
         v = kfold_verification(scores, issame, folds)
         res['methods'][m] = {'accuracy': v.accuracy, 'std': v.std, 'fold_accuracies': v.fold_accuracies}
     res['seconds'] = round(time.time() - t0, 1)
-    text = json.dumps(res, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    emit_json(res, args.out)
     return res
 
 

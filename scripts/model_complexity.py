@@ -5,7 +5,6 @@ Usage::  python scripts/model_complexity.py [--out results/model_complexity.json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -13,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fhgan_plugin  # noqa: E402,F401
 from fhgan_plugin.utils.complexity import count_macs, count_params, reference_sr_networks  # noqa: E402
+from fhgan_plugin.utils.report import emit_json  # noqa: E402
 
 
 def main() -> None:
@@ -24,12 +24,7 @@ def main() -> None:
     for name, net in reference_sr_networks(4).items():
         rows.append({'network': name, 'params': count_params(net),
                      'gmacs_28_to_112': round(count_macs(net, (1, 3, args.lr_size, args.lr_size)) / 1e9, 4)})
-    text = json.dumps({'input': f'1x3x{args.lr_size}x{args.lr_size}', 'scale': 4, 'rows': rows}, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    emit_json({'input': f'1x3x{args.lr_size}x{args.lr_size}', 'scale': 4, 'rows': rows}, args.out)
 
 
 if __name__ == '__main__':

@@ -98,25 +98,22 @@ def main(argv: list[str] | None = None) -> dict:
         with open(os.path.join(meta, 'lfw_val500.txt'), 'w') as f:
             f.writelines(r + '\n' for r in ok[::len(ok) // 500][:500])
     train: list[tuple[str, str]] = []
+    identity_sets = {}
     if 'lfw_train' in args.sets:
         with open(os.path.join(lfw, 'train_people_not_in_pairs.txt')) as f:
-            people = [ln.strip() for ln in f if ln.strip()]
-        rels = _list_people_images(lfw_img, people)
-        t = time.time()
-        counts = align_images(rels, lfw_img, os.path.join(faces, 'lfw_train'), AlignConfig(det_root),
-                              workers=args.workers, desc='LFW non-pair people')
-        report['lfw_train'] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
-        train += [(r, 'lfw:' + r.split('/')[1]) for r in _ok_rows(os.path.join(faces, 'lfw_train', 'manifest.csv'),
-                                                                    'lfw_train/')]
+            identity_sets['lfw_train'] = (lfw_img, [ln.strip() for ln in f if ln.strip()], 'LFW non-pair people')
     if 'celeba' in args.sets:
         people = sorted(d for d in os.listdir(celeba) if os.path.isdir(os.path.join(celeba, d)))
-        rels = _list_people_images(celeba, people)
+        identity_sets['celeba'] = (celeba, people, 'CelebA identities')
+    for name, (src, people, desc) in identity_sets.items():
+        rels = _list_people_images(src, people)
         t = time.time()
-        counts = align_images(rels, celeba, os.path.join(faces, 'celeba'), AlignConfig(det_root),
-                              workers=args.workers, desc='CelebA identities')
-        report['celeba'] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
-        train += [(r, 'celeba:' + r.split('/')[1]) for r in _ok_rows(os.path.join(faces, 'celeba', 'manifest.csv'),
-                                                                      'celeba/')]
+        counts = align_images(rels, src, os.path.join(faces, name), AlignConfig(det_root), workers=args.workers,
+                              desc=desc)
+        report[name] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
+        prefix = 'lfw' if name == 'lfw_train' else name
+        train += [(r, f'{prefix}:' + r.split('/')[1])
+                  for r in _ok_rows(os.path.join(faces, name, 'manifest.csv'), f'{name}/')]
     if train:
         ids = {name: i for i, name in enumerate(sorted({n for _, n in train}))}
         with open(os.path.join(meta, 'train.txt'), 'w') as f:

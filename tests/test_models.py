@@ -165,3 +165,49 @@ def test_gan_model_rejects_other_gan_losses(tmp_path) -> None:  # noqa: ANN001
     opt['train']['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'wgan', 'loss_weight': 1.0}
     with pytest.raises(TypeError, match='WGANGPLoss'):
         build_model(opt)
+
+
+def _tiny_pairs(tmp_path) -> tuple[str, str]:  # noqa: ANN001
+    from tests.conftest import write_faces
+    root = str(tmp_path / 'pairs_imgs')
+    write_faces(os.path.join(root, '_src'), 8, size=32, seed=9)
+    lines = ['2\t2']
+    names = []
+    for k in range(8):
+        name = f'P{k // 2}'
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        os.replace(os.path.join(root, '_src', f'id{k % 3}', f'{k:03d}.png'),
+                   os.path.join(root, name, f'{name}_{k % 2 + 1:04d}.png'))
+        names.append(name)
+    lines += ['P0\t1\t2', 'P1\t1\t2', 'P0\t1\tP1\t2', 'P2\t1\tP3\t1',
+              'P2\t1\t2', 'P3\t1\t2', 'P1\t1\tP2\t2', 'P3\t2\tP0\t1']
+    pairs = tmp_path / 'pairs.txt'
+    pairs.write_text('\n'.join(lines) + '\n')
+    return root, str(pairs)
+
+
+def test_pair_validation_reports_psnr_ssim_verification_and_grid(tmp_path) -> None:  # noqa: ANN001
+    from basicsr.data import build_dataset
+    root, pairs = _tiny_pairs(tmp_path)
+    opt = base_opt(tmp_path, 'FaceSRModel')
+    opt['is_train'] = False
+    opt['val'] = {'save_img': True, 'num_save': 3,
+                  'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
+                              'ssim': {'type': 'calculate_ssim', 'crop_border': 0},
+                              'verification': {'type': 'calculate_verification_accuracy'}},
+                  'fr': {'backbone': {'type': 'FHIResNet', 'depth': 18, 'num_features': 16, 'input_size': 32}}}
+    model = build_model(opt)
+    ds = build_dataset({'name': 'tinypairs', 'type': 'VerificationPairsDataset', 'dataroot_gt': root,
+                        'pairs_file': pairs, 'scale': 4, 'phase': 'val'})
+    loader = torch.utils.data.DataLoader(ds, batch_size=1)
+    model.validation(loader, 5, None, True)
+    res = model.metric_results
+    assert set(res) == {'psnr', 'ssim', 'verification'}
+    assert 5 < res['psnr'] < 60 and 0 < res['ssim'] <= 1 and 0 <= res['verification'] <= 100
+    assert model.best_metric_results['tinypairs']['psnr']['iter'] == 5
+    grid = os.path.join(opt['path']['visualization'], 'tinypairs', 'grid_hr_bicubic_sr_5.png')
+    import cv2
+    assert cv2.imread(grid).shape == (3 * 32, 3 * 32, 3)
+    opt['val']['fr'] = None
+    with pytest.raises(KeyError, match='val.fr'):
+        build_model(opt).validation(loader, 6, None, False)

@@ -63,9 +63,10 @@ def read_rgb(path: str) -> np.ndarray:
 _WORKER: dict = {}
 
 
-def _init_worker(cfg: AlignConfig) -> None:
-    import torch
-    torch.set_num_threads(1)
+def _init_worker(cfg: AlignConfig, single_thread: bool = True) -> None:
+    if single_thread:  # pool workers: one thread each, the pool supplies the parallelism
+        import torch
+        torch.set_num_threads(1)
     _WORKER['det'] = FaceDetector(cfg.detector_root)
     _WORKER['cfg'] = cfg
 
@@ -171,7 +172,7 @@ def align_images(rel_paths: Sequence[str],
                         writer.writerow(row)
                         done[row['rel_path']] = row
             else:
-                _init_worker(cfg)
+                _init_worker(cfg, single_thread=False)
                 for job in tqdm(jobs, desc=desc):
                     row = _align_one(job)
                     writer.writerow(row)

@@ -17,6 +17,9 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
    hold optimizer and scheduler objects; only load states you wrote yourself).
 4. ``mkdir_and_rename`` / ``init_tb_logger`` wrappers: re-root a path under the installed BasicSR
    folder to the working directory (``train_pipeline`` keeps its own ``root_path`` for tb_logger).
+5. ``--launcher pytorch`` without CUDA: BasicSR's ``_init_dist_pytorch`` calls ``torch.cuda.set_device``
+   and asks for NCCL; on a machine without CUDA it now initialises the ``gloo`` backend instead, and
+   ``BaseModel.model_to_device`` wraps with ``DistributedDataParallel`` without ``device_ids``.
 """
 from __future__ import annotations
 
@@ -125,12 +128,16 @@ def _patch(module: Any, name: str, make: Callable[[Callable], Callable]) -> None
 
 def apply_patches() -> None:
     """Apply every patch of the module docstring (idempotent)."""
+    import basicsr.models.base_model
     import basicsr.utils
+    import basicsr.utils.dist_util
     import basicsr.utils.logger
     import basicsr.utils.misc
     import basicsr.utils.options
 
     _patch(basicsr.utils.options, 'parse_options', _wrap_parse_options)
+    _patch(basicsr.utils.dist_util, '_init_dist_pytorch', _wrap_init_dist_pytorch)
+    _patch(basicsr.models.base_model.BaseModel, 'model_to_device', _wrap_model_to_device)
     for mod in (basicsr.utils, basicsr.utils.misc):
         _patch(mod, 'mkdir_and_rename', _wrap_path_fn)
     for mod in (basicsr.utils, basicsr.utils.logger):
@@ -144,6 +151,34 @@ def apply_patches() -> None:
                     setattr(mod, attr, getattr(basicsr.utils, attr))
             if hasattr(mod, 'load_resume_state') and _is_basicsr_loader(mod.load_resume_state):
                 mod.load_resume_state = load_resume_state
+
+
+def _wrap_init_dist_pytorch(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def _init_dist_pytorch(backend: str, **kwargs: Any) -> None:
+        if torch.cuda.is_available():
+            return orig(backend, **kwargs)
+        import torch.distributed as dist
+        logger.info('fhgan_plugin: no CUDA, initialising torch.distributed with gloo instead of %s', backend)
+        dist.init_process_group(backend='gloo', **kwargs)
+
+    setattr(_init_dist_pytorch, _PATCHED_ATTR, True)
+    return _init_dist_pytorch
+
+
+def _wrap_model_to_device(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def model_to_device(self: Any, net: torch.nn.Module) -> torch.nn.Module:
+        if self.opt.get('dist') and self.device.type == 'cpu':
+            from torch.nn.parallel import DistributedDataParallel
+            return DistributedDataParallel(net.to(self.device),
+                                           find_unused_parameters=self.opt.get('find_unused_parameters', False))
+        return orig(self, net)
+
+    setattr(model_to_device, _PATCHED_ATTR, True)
+    return model_to_device
 
 
 def _wrap_tb(orig: Callable) -> Callable:

@@ -115,19 +115,40 @@ class FaceGANModel(FaceSRModel):
     def optimize_parameters(self, current_iter: int) -> None:
         self.current_iter = current_iter
         log: dict[str, torch.Tensor] = OrderedDict()
-        self.output = self.net_g(self.lq)
+        update_g = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
+        with torch.set_grad_enabled(update_g):  # no dangling DDP graph when G is not updated
+            self.output = self.net_g(self.lq)
         log.update(self.critic_step())
-        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+        if update_g:
             log.update(self.generator_step())
         log.update(self.extra_steps())
         self.log_dict = self.reduce_loss_dict(log)
 
+    def sync_gradients(self, *nets: nn.Module, buffers: bool = False) -> None:
+        """Average gradients over ranks (and broadcast rank 0's buffers) for nets run through their bare
+        module. The critic and the FR network are: the gradient penalty's double backward and the frozen
+        uses in the generator step do not fit DistributedDataParallel's one-forward-one-backward hooks."""
+        if not self.opt.get('dist'):
+            return
+        import torch.distributed as dist
+        world = dist.get_world_size()
+        for net in nets:
+            bare = self.get_bare_model(net)
+            for p in bare.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad.div_(world)
+            if buffers:
+                for b in bare.buffers():
+                    dist.broadcast(b, 0)
+
     def critic_step(self) -> dict[str, torch.Tensor]:
         """One critic update with gradient penalty on (HR, detached SR) pairs."""
         self.optimizer_d.zero_grad(set_to_none=True)
-        loss, parts = self.cri_gan.critic_loss(self.net_d, self.gt, self.output.detach())
+        loss, parts = self.cri_gan.critic_loss(self.get_bare_model(self.net_d), self.gt, self.output.detach())
         self.check_finite('l_d_wgan_gp', loss)
         loss.backward()
+        self.sync_gradients(self.net_d)
         self.optimizer_d.step()
         return {'l_d_wgan_gp': loss.detach(), 'l_d_gp': parts['gp'], 'w_dist': parts['wasserstein'],
                 'out_d_real': parts['d_real'], 'out_d_fake': parts['d_fake']}
@@ -139,7 +160,7 @@ class FaceGANModel(FaceSRModel):
             losses['l_g_pix'] = self.cri_pix(sr, self.gt)
         if self.cri_perceptual is not None:
             losses['l_g_percep'] = self.cri_perceptual(sr, self.gt)
-        losses['l_g_gan'] = self.cri_gan(self.net_d(sr))
+        losses['l_g_gan'] = self.cri_gan(self.get_bare_model(self.net_d)(sr))
         if self.cri_identity is not None:
             losses['l_g_identity'] = self.identity_loss(sr)
         return losses

@@ -78,10 +78,12 @@ class FHGANModel(FaceGANModel):
         faces = torch.cat([self.gt, self.output.detach()])
         labels = torch.cat([self.label, self.label])
         self.optimizer_fr.zero_grad(set_to_none=True)
-        logits = self.net_head(self.net_fr(faces), labels)
+        fr, head = self.get_bare_model(self.net_fr), self.get_bare_model(self.net_head)
+        logits = head(fr(faces), labels)
         loss = self.cri_arcface(logits, labels)
         self.check_finite('l_fr_arcface', loss)
         loss.backward()
+        self.sync_gradients(self.net_fr, self.net_head, buffers=True)
         self.optimizer_fr.step()
         acc = (logits.detach().argmax(1) == labels).float().mean()
         return {'l_fr_arcface': loss.detach(), 'acc_fr': acc}

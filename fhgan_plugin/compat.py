@@ -20,12 +20,17 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
 5. ``--launcher pytorch`` without CUDA: BasicSR's ``_init_dist_pytorch`` calls ``torch.cuda.set_device``
    and asks for NCCL; on a machine without CUDA it now initialises the ``gloo`` backend instead, and
    ``BaseModel.model_to_device`` wraps with ``DistributedDataParallel`` without ``device_ids``.
+6. Atomic checkpoints: ``BaseModel.save_network`` and ``save_training_state`` write to ``<file>.tmp`` and
+   rename it into place, so a run killed while saving never leaves a truncated ``.pth``/``.state``.
+   :func:`load_resume_state` also skips (with a warning) a newest ``.state`` that cannot be read, e.g. one
+   a non-patched writer left truncated, and resumes from the newest readable one.
 """
 from __future__ import annotations
 
 import functools
 import logging
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -65,27 +70,56 @@ def resolve_root(root_path: str) -> str:
     return root_path
 
 
+def atomic_torch_save(obj: Any, path: Any, *args: Any, **kwargs: Any) -> None:
+    """``torch.save`` to ``path + '.tmp'``, then an atomic rename onto ``path`` (file-like targets pass through)."""
+    if not isinstance(path, (str, os.PathLike)):
+        return _TORCH_SAVE(obj, path, *args, **kwargs)
+    tmp = f'{os.fspath(path)}.tmp'
+    try:
+        _TORCH_SAVE(obj, tmp, *args, **kwargs)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+_TORCH_SAVE = torch.save
+
+
+def _read_state(path: str, device: torch.device) -> dict[str, Any]:
+    return torch.load(path, map_location=device, weights_only=False)
+
+
 def load_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
     """CPU-safe replacement of ``basicsr.train.load_resume_state`` (see module docstring)."""
     from basicsr.utils import check_resume
-    path = None
-    if opt.get('auto_resume'):
-        state_dir = opt['path'].get('training_states') or os.path.join('experiments', opt['name'], 'training_states')
-        if os.path.isdir(state_dir):
-            iters = [int(f[:-len('.state')]) for f in os.listdir(state_dir)
-                     if f.endswith('.state') and f[:-len('.state')].isdigit()]
-            if iters:
-                path = os.path.join(state_dir, f'{max(iters)}.state')
-                opt['path']['resume_state'] = path
-    else:
-        path = opt['path'].get('resume_state')
-    if not path:
-        return None
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'resume_state {path} does not exist')
     use_cuda = bool(opt.get('num_gpu')) and torch.cuda.is_available()
     device = torch.device('cuda', torch.cuda.current_device()) if use_cuda else torch.device('cpu')
-    state = torch.load(path, map_location=device, weights_only=False)
+    state = None
+    if opt.get('auto_resume'):
+        state_dir = opt['path'].get('training_states') or os.path.join('experiments', opt['name'], 'training_states')
+        iters = []
+        if os.path.isdir(state_dir):
+            iters = sorted((int(f[:-len('.state')]) for f in os.listdir(state_dir)
+                            if f.endswith('.state') and f[:-len('.state')].isdigit()), reverse=True)
+        for it in iters:
+            path = os.path.join(state_dir, f'{it}.state')
+            try:
+                state = _read_state(path, device)
+                break
+            except (EOFError, RuntimeError, OSError, pickle.UnpicklingError) as err:
+                logger.warning('fhgan_plugin: training state %s is unreadable (%s: %s), trying an older one',
+                               path, type(err).__name__, err)
+        if state is None:
+            return None
+        opt['path']['resume_state'] = path
+    else:
+        path = opt['path'].get('resume_state')
+        if not path:
+            return None
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'resume_state {path} does not exist')
+        state = _read_state(path, device)
     check_resume(opt, state['iter'])
     logger.info('fhgan_plugin: resuming from %s (iter %d) on %s', path, state['iter'], device)
     return state
@@ -138,6 +172,8 @@ def apply_patches() -> None:
     _patch(basicsr.utils.options, 'parse_options', _wrap_parse_options)
     _patch(basicsr.utils.dist_util, '_init_dist_pytorch', _wrap_init_dist_pytorch)
     _patch(basicsr.models.base_model.BaseModel, 'model_to_device', _wrap_model_to_device)
+    for name in ('save_network', 'save_training_state'):
+        _patch(basicsr.models.base_model.BaseModel, name, _wrap_atomic_save)
     for mod in (basicsr.utils, basicsr.utils.misc):
         _patch(mod, 'mkdir_and_rename', _wrap_path_fn)
     for mod in (basicsr.utils, basicsr.utils.logger):
@@ -179,6 +215,21 @@ def _wrap_model_to_device(orig: Callable) -> Callable:
 
     setattr(model_to_device, _PATCHED_ATTR, True)
     return model_to_device
+
+
+def _wrap_atomic_save(orig: Callable) -> Callable:
+    """Run a BasicSR save method with ``torch.save`` made atomic (BasicSR calls ``torch.save`` directly)."""
+
+    @functools.wraps(orig)
+    def save(self: Any, *args: Any, **kwargs: Any) -> Any:
+        previous, torch.save = torch.save, atomic_torch_save
+        try:
+            return orig(self, *args, **kwargs)
+        finally:
+            torch.save = previous
+
+    setattr(save, _PATCHED_ATTR, True)
+    return save
 
 
 def _wrap_tb(orig: Callable) -> Callable:

@@ -153,7 +153,7 @@ def _interrupt_after_first_state(cmd: list[str], cwd: str, name: str) -> int:
         while time.time() < deadline and not glob.glob(os.path.join(states, '*.state')):
             assert proc.poll() is None, 'training ended before saving a state'
             time.sleep(0.05)
-        time.sleep(0.2)  # let torch.save finish writing the file it started
+        # no grace period: checkpoints are written to <file>.tmp and renamed, so a visible state is complete
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

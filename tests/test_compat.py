@@ -1,0 +1,81 @@
+"""The runtime patches of fhgan_plugin.compat: atomic checkpoints and resuming past a truncated state."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pytest
+import torch
+from basicsr.models.base_model import BaseModel
+from torch import nn
+
+import fhgan_plugin.compat as compat
+
+
+class _Saver:
+    """The two attributes BasicSR's ``save_network`` / ``save_training_state`` read."""
+
+    def __init__(self, root: str) -> None:
+        self.opt = {'path': {'models': root, 'training_states': root}}
+        self.optimizers: list = []
+        self.schedulers: list = []
+
+    def get_bare_model(self, net: nn.Module) -> nn.Module:
+        return net
+
+
+def test_save_network_is_atomic(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    saver, net = _Saver(str(tmp_path)), nn.Linear(3, 2)
+    BaseModel.save_network(saver, net, 'net_g', 5)
+    target = tmp_path / 'net_g_5.pth'
+    good = target.read_bytes()
+    seen: dict[str, Any] = {}
+
+    def dies_half_way(obj: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        with open(path, 'wb') as f:
+            f.write(good[:10])  # a truncated file, as a kill during the write leaves it
+        seen['path'], seen['target_during_write'] = path, target.read_bytes()
+        raise OSError('disk went away')
+
+    monkeypatch.setattr(compat, '_TORCH_SAVE', dies_half_way)
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    BaseModel.save_network(saver, net, 'net_g', 5)  # BasicSR retries, then gives up with a warning
+    assert seen['path'] == f'{target}.tmp'
+    assert seen['target_during_write'] == good
+    assert target.read_bytes() == good, 'a failed save must leave the previous checkpoint intact'
+    assert sorted(os.listdir(tmp_path)) == ['net_g_5.pth'], 'no .tmp file may be left behind'
+    assert torch.save.__module__ == 'torch.serialization', 'torch.save must be restored after a save'
+
+    monkeypatch.undo()
+    BaseModel.save_network(saver, net, 'net_g', 5)
+    loaded = torch.load(target, weights_only=True)['params']
+    assert torch.equal(loaded['weight'], net.weight)
+
+
+def test_auto_resume_skips_a_truncated_newest_state(tmp_path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    states = tmp_path / 'training_states'
+    states.mkdir()
+    saver = _Saver(str(states))
+    BaseModel.save_training_state(saver, 1, 4)
+    BaseModel.save_training_state(saver, 2, 8)
+    (states / '8.state').write_bytes((states / '8.state').read_bytes()[:7])  # killed mid-write (old writer)
+    opt = {'name': 'x', 'auto_resume': True, 'num_gpu': 0, 'path': {'training_states': str(states)}}
+    with caplog.at_level(logging.WARNING, logger='fhgan_plugin'):
+        state = compat.load_resume_state(opt)
+    assert state is not None and state['iter'] == 4 and state['epoch'] == 1
+    assert opt['path']['resume_state'] == str(states / '4.state')
+    assert '8.state is unreadable' in caplog.text
+
+
+def test_auto_resume_without_states_starts_fresh(tmp_path) -> None:  # noqa: ANN001
+    opt = {'name': 'x', 'auto_resume': True, 'num_gpu': 0, 'path': {'training_states': str(tmp_path / 'none')}}
+    assert compat.load_resume_state(opt) is None
+    assert 'resume_state' not in opt['path']
+
+
+def test_explicit_missing_resume_state_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
+    opt = {'name': 'x', 'num_gpu': 0, 'path': {'resume_state': str(tmp_path / '12.state')}}
+    with pytest.raises(FileNotFoundError, match='12.state does not exist'):
+        compat.load_resume_state(opt)

@@ -148,6 +148,18 @@ def test_shared_mobilefacenet_loads_strictly(shared: str) -> None:
     assert out.shape == (3, 128) and torch.isfinite(out).all()
 
 
+def test_embedder_loads_a_saved_embedder_checkpoint(tmp_path) -> None:  # noqa: ANN001
+    torch.manual_seed(1)
+    trained = FaceEmbedder({'type': 'FHMobileFaceNet', 'embedding_size': 16}).eval()
+    path = str(tmp_path / 'net_fr_300.pth')
+    torch.save({'params': trained.state_dict()}, path)  # what BasicSR's save_network writes for a stage-1 net_fr
+    assert all(k.startswith('backbone.') for k in trained.state_dict())
+    again = FaceEmbedder({'type': 'FHMobileFaceNet', 'embedding_size': 16}, pretrain_path=path).eval()
+    x = torch.rand(2, 3, 112, 112)
+    with torch.no_grad():
+        assert torch.equal(again(x), trained(x))
+
+
 def _tiny_embedder() -> FaceEmbedder:
     torch.manual_seed(0)
     return FaceEmbedder({'type': 'FHMobileFaceNet', 'embedding_size': 16})

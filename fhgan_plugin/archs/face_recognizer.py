@@ -13,7 +13,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from fhgan_plugin.registry import register_arch
-from fhgan_plugin.utils.checkpoint import load_checkpoint
+from fhgan_plugin.utils.checkpoint import load_state_dict_checked, read_state_dict
 
 #: Input framing of known backbones: (column crop of the 112x112 face or None, mean, std) on [0, 1] inputs.
 PREPROCESS: dict[str, dict[str, Any]] = {
@@ -30,7 +30,8 @@ class FaceEmbedder(nn.Module):
         backbone: BasicSR arch option dict of the backbone, e.g. ``{type: FHIResNet, depth: 34}`` or
             ``{type: FHMobileFaceNet}``.
         pretrain_path: Optional checkpoint of the backbone (insightface ``backbone.pth``, the shared
-            MobileFaceNet, a BasicSR ``net_*.pth``…).
+            MobileFaceNet, a BasicSR ``net_*.pth``, or a saved FaceEmbedder such as a stage-1 ``net_fr_*.pth``:
+            its ``backbone.`` key prefix is stripped).
         param_key: Key of the state dict inside the checkpoint (None: auto).
         crop_cols / mean / std: Override the backbone's framing and normalisation (:data:`PREPROCESS`).
         flip_concat: Concatenate the embeddings of the face and its mirror image (evaluation practice).
@@ -47,7 +48,10 @@ class FaceEmbedder(nn.Module):
         kind = opt.pop('type')
         self.backbone = ARCH_REGISTRY.get(kind)(**opt)
         if pretrain_path:
-            load_checkpoint(self.backbone, pretrain_path, param_key)
+            state = read_state_dict(pretrain_path, param_key)
+            if state and all(k.startswith('backbone.') for k in state):  # a saved FaceEmbedder (net_fr_*.pth)
+                state = {k[len('backbone.'):]: v for k, v in state.items()}
+            load_state_dict_checked(self.backbone, state, source=pretrain_path)
         pre = PREPROCESS.get(kind, {'crop_cols': None, 'mean': 0.5, 'std': 0.5})
         self.crop_cols = tuple(crop_cols) if crop_cols is not None else pre['crop_cols']
         self.mean = float(mean if mean is not None else pre['mean'])

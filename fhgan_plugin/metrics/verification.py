@@ -57,6 +57,9 @@ def kfold_verification(scores: np.ndarray, issame: np.ndarray, folds: np.ndarray
     if folds is None:
         folds = np.arange(len(scores)) * n_folds // len(scores)
     folds = np.asarray(folds)
+    if len(np.unique(folds)) < 2:
+        raise ValueError('k-fold verification needs pairs from at least 2 folds (the threshold is chosen on the '
+                         'other folds)')
     accs, ths = [], []
     for k in np.unique(folds):
         test = folds == k
@@ -64,3 +67,32 @@ def kfold_verification(scores: np.ndarray, issame: np.ndarray, folds: np.ndarray
         accs.append(float(((scores[test] > th) == issame[test]).mean()))
         ths.append(th)
     return VerificationResult(float(np.mean(accs)), float(np.std(accs)), accs, ths)
+
+
+def roc_curve(scores: np.ndarray, issame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC over all pairs: (FAR, TAR, thresholds), thresholds descending, "same" when ``score > threshold``.
+
+    The curve starts at (0, 0) (threshold above every score) and ends at (1, 1).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    issame = np.asarray(issame, dtype=bool)
+    if issame.all() or not issame.any():
+        raise ValueError('a ROC curve needs both genuine and impostor pairs')
+    th = candidate_thresholds(scores)[::-1]
+    pos, neg = np.sort(scores[issame]), np.sort(scores[~issame])
+    tar = 1.0 - np.searchsorted(pos, th, side='right') / len(pos)
+    far = 1.0 - np.searchsorted(neg, th, side='right') / len(neg)
+    return far, tar, th
+
+
+def roc_auc(scores: np.ndarray, issame: np.ndarray) -> float:
+    """Area under the ROC curve (= P(genuine score > impostor score), ties counted half)."""
+    far, tar, _ = roc_curve(scores, issame)
+    return float(np.sum((far[1:] - far[:-1]) * (tar[1:] + tar[:-1]) / 2.0))
+
+
+def tar_at_far(scores: np.ndarray, issame: np.ndarray, far_target: float = 1e-3) -> float:
+    """The highest TAR whose FAR is at most ``far_target`` (over all pairs; LFW has 3,000 impostor pairs,
+    so FAR = 1e-3 allows 3 false accepts)."""
+    far, tar, _ = roc_curve(scores, issame)
+    return float(tar[far <= far_target].max())

@@ -1,0 +1,171 @@
+"""Evaluate face SR methods like the paper's Tables 1-3: PSNR / SSIM / LPIPS and face verification.
+
+Example (LFW, all 6,000 pairs / 7,701 images prepared by scripts/prepare_data.py)::
+
+    python scripts/evaluate.py --method bilinear --method bicubic --method hr \\
+        --method 'DSNet-cpu=DSNet(config=cpu)@experiments/DSNet_PSNR_x4_cpu/models/net_g_latest.pth' \\
+        --out results/eval_lfw
+
+writes results.md / .csv / .json, roc.png and figure.png under --out; per-method results are cached
+there (cache/), so adding a method later only computes the new one. Methods: see
+``fhgan_plugin.evaluation.methods``. Without --pairs-file the test set is a plain folder of aligned HR
+faces (PSNR / SSIM / LPIPS only).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from typing import Any
+
+import torch
+import yaml
+
+from fhgan_plugin.archs.face_recognizer import FaceEmbedder
+from fhgan_plugin.evaluation.methods import Method, MethodError, file_digest, parse_method
+from fhgan_plugin.evaluation.report import figure_grid, markdown_table, plot_roc, write_tables
+from fhgan_plugin.evaluation.runner import Evaluator, load_test_set
+from fhgan_plugin.utils.paths import shared_root
+from fhgan_plugin.utils.report import emit_json
+
+logger = logging.getLogger('fhgan_plugin')
+FR_PRESETS = {'mobilefacenet': {'backbone': {'type': 'FHMobileFaceNet'},
+                                'pretrain_path': 'models/mobilefacenet_casia_068.pth', 'flip_concat': True}}
+
+
+def build_fr(spec: str, weights: str | None = None) -> tuple[FaceEmbedder | None, str, dict[str, Any]]:
+    """FR network from a preset name (``mobilefacenet``: the shared one, flip-concatenated embeddings), a
+    YAML file of FaceEmbedder options, or ``none``. ``weights`` overrides ``pretrain_path``."""
+    if spec == 'none':
+        return None, '', {}
+    if spec in FR_PRESETS:
+        opt = dict(FR_PRESETS[spec])
+        if weights is None:
+            root = shared_root()
+            weights = os.path.join(root, opt['pretrain_path']) if root else None
+            if weights is None or not os.path.isfile(weights):
+                raise FileNotFoundError(f'FR preset {spec!r} needs ../shared/{opt["pretrain_path"]} (set FHGAN_SHARED) '
+                                        'or --fr-weights PATH')
+    elif spec.endswith(('.yml', '.yaml')) and os.path.isfile(spec):
+        with open(spec) as f:
+            opt = dict(yaml.safe_load(f))
+        opt = dict(opt.get('network_fr', opt))  # a stage-1/3 options file or bare FaceEmbedder options
+        opt.pop('type', None)
+    else:
+        raise ValueError(f'unknown FR network {spec!r}; choose one of {sorted(FR_PRESETS) + ["none"]} or a YAML '
+                         'file of FaceEmbedder options (backbone, pretrain_path, flip_concat)')
+    if weights is not None:
+        opt['pretrain_path'] = weights
+    fr = FaceEmbedder(**opt).eval()
+    key = yaml.safe_dump(opt, sort_keys=True)
+    if opt.get('pretrain_path'):
+        key += file_digest(opt['pretrain_path'])
+    return fr, key, opt
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--root', default='datasets/faces112/lfw_pairs', help='aligned HR faces (112x112)')
+    p.add_argument('--pairs-file', default='datasets/meta/lfw_pairs.txt',
+                   help="LFW pairs.txt or CFP Protocol folder; 'none': a plain folder, no verification")
+    p.add_argument('--pairs-kind', default='lfw', choices=['lfw', 'cfp'])
+    p.add_argument('--cfp-setting', default='FP', choices=['FF', 'FP'])
+    p.add_argument('--name', default=None, help='test set name in the tables (default: the folder name)')
+    p.add_argument('--method', action='append', default=None,
+                   help="repeatable; default: bilinear, bicubic, hr. See fhgan_plugin.evaluation.methods")
+    p.add_argument('--fr', default='mobilefacenet', help="FR network: 'mobilefacenet', a YAML file, or 'none'")
+    p.add_argument('--fr-weights', default=None)
+    p.add_argument('--lpips-vgg', default='auto',
+                   help="VGG16 features for LPIPS ('auto': ../shared/models/vgg16_imagenet_features_fp16.pth; "
+                        "'none': skip LPIPS)")
+    p.add_argument('--lpips-images', default='1000',
+                   help="LPIPS on this many evenly spaced images ('all': every image; ~0.2 s per face on 2 CPU cores)")
+    p.add_argument('--y-channel', action='store_true', help='PSNR/SSIM on Y instead of RGB')
+    p.add_argument('--far', type=float, default=1e-3, help='FAR of the TAR@FAR column')
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--limit', type=int, default=None, help='first N pairs (or images): a quick subset')
+    p.add_argument('--figure-pairs', default='0,1,300,301',
+                   help="comma-separated pair indices shown (both faces) in figure.png; '' for none")
+    p.add_argument('--out', default=None, help='output folder (default results/eval_<name>)')
+    p.add_argument('--no-cache', action='store_true')
+    p.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu' or 'cuda'")
+    return p.parse_args(argv)
+
+
+def resolve_lpips(arg: str) -> torch.nn.Module | None:
+    if arg == 'none':
+        return None
+    path = arg
+    if arg == 'auto':
+        root = shared_root()
+        path = os.path.join(root, 'models', 'vgg16_imagenet_features_fp16.pth') if root else ''
+        if not os.path.isfile(path):
+            raise FileNotFoundError('LPIPS needs ImageNet VGG16 features: pass --lpips-vgg PATH (torchvision key '
+                                    "names) or --lpips-vgg none; ../shared/models/vgg16_imagenet_features_fp16.pth "
+                                    'was not found')
+    from fhgan_plugin.evaluation.lpips_metric import build_lpips
+    return build_lpips(path)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s: %(message)s')
+    torch.set_grad_enabled(False)
+    specs = args.method or ['bilinear', 'bicubic', 'hr']
+    try:
+        methods: list[Method] = [parse_method(s) for s in specs]
+    except MethodError as err:
+        raise SystemExit(f'evaluate: {err}') from None
+    labels = [m.label for m in methods]
+    if len(set(labels)) != len(labels):
+        raise SystemExit(f'evaluate: method labels must be unique, got {labels}')
+    device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available() else
+                          ('cpu' if args.device == 'auto' else args.device))
+    pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
+    t0 = time.perf_counter()
+    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, args.name, limit=args.limit)
+    load_s = time.perf_counter() - t0
+    fr, fr_key, fr_opt = build_fr(args.fr, args.fr_weights) if pairs_file else (None, '', {})
+    out = args.out or os.path.join('results', f'eval_{testset.name}')
+    ev = Evaluator(fr, fr_key, resolve_lpips(args.lpips_vgg), None if args.no_cache else os.path.join(out, 'cache'),
+                   args.batch_size, args.y_channel, device,
+                   None if args.lpips_images == 'all' else int(args.lpips_images))
+    for m in methods:
+        m.load(device)  # fail early on a wrong checkpoint, before any long computation
+    rows = []
+    for m in methods:
+        res = ev.run_method(m, testset)
+        rows.append(ev.summarize(res, testset, args.far))
+        logger.info('%s: %s', m.label, {k: v for k, v in rows[-1].items() if not k.startswith('_')})
+    title = f'{testset.name}: {len(testset.images)} images' + (f', {len(testset.pairs)} pairs' if testset.pairs else '')
+    meta = {'title': title, 'test_set': testset.name, 'root': args.root, 'pairs_file': pairs_file,
+            'images': len(testset.images), 'pairs': len(testset.pairs or []), 'fr': fr_opt,
+'lpips': args.lpips_vgg != 'none', 'lpips_images': args.lpips_images,
+            'y_channel': args.y_channel, 'device': str(device),
+            'threads': torch.get_num_threads(), 'read_seconds': round(load_s, 1),
+            'methods': {m.label: {'kind': m.kind, 'network': m.network_opt or None, 'checkpoint': m.checkpoint}
+                        for m in methods}}
+    paths = write_tables(rows, out, meta)
+    paths['roc'] = plot_roc(rows, os.path.join(out, 'roc.png'), title)
+    picks = [int(i) for i in args.figure_pairs.split(',') if i.strip()] if testset.pairs else []
+    if picks or not testset.pairs:
+        index = {r: i for i, r in enumerate(testset.images)}
+        if testset.pairs:
+            picks = [i for i in picks if i < len(testset.pairs)]
+            rels = [r for i in picks for r in (testset.pairs[i].path1, testset.pairs[i].path2)]
+        else:
+            rels = testset.images[:6]
+        idx = [index[r] for r in rels]
+        if idx:
+            paths['figure'] = figure_grid(methods, testset.hr[idx], testset.lq[idx], os.path.join(out, 'figure.png'),
+                                          [os.path.splitext(os.path.basename(r))[0] for r in rels])
+    print(markdown_table(rows, title))
+    summary = {**meta, 'rows': [{k: v for k, v in r.items() if not k.startswith('_')} for r in rows],
+               'outputs': paths}
+    emit_json(summary, os.path.join(out, 'summary.json'))
+    return summary
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,163 @@
+"""Methods compared by the evaluation suite: interpolation baselines, the HR faces, and SR networks.
+
+A method spec (``--method`` of ``scripts/evaluate.py``) is one of
+
+* ``bilinear`` / ``bicubic``: PIL upsampling of the uint8 LR face (the project's baselines);
+* ``hr``: the HR faces themselves (the paper's "FR-HR images" row);
+* a BasicSR test-options YAML file: ``network_g`` + ``path.pretrain_network_g`` (``param_key_g``), label =
+  its ``name``;
+* ``LABEL=ARCH@CHECKPOINT``: any arch of BasicSR's ``ARCH_REGISTRY`` with keyword arguments in
+  parentheses, values in YAML, e.g. ``FH-GAN=DSNet(num_feat=32,num_block=4,num_layer=4,growth=16,
+  num_bottleneck=32)@experiments/FHGAN_joint_x4_cpu/models/net_g_latest.pth``,
+  ``MSRResNet=MSRResNet(upscale=4)@msrresnet.pth``. ``DSNet(config=cpu)`` selects a named DSNet config.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import yaml
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_state_dict_checked, read_state_dict
+from fhgan_plugin.utils.upsample import pil_upsample
+
+BUILTIN = {'bilinear': 'FR-Bilinear', 'bicubic': 'FR-Bicubic', 'hr': 'FR-HR images'}
+SPEC_HELP = ("a method is one of: 'bilinear', 'bicubic', 'hr', a BasicSR test-options .yml file, or "
+             "'LABEL=ARCH(key=value,...)@CHECKPOINT' with ARCH in BasicSR's ARCH_REGISTRY")
+_SPEC = re.compile(r'^(?P<label>[^=@]+)=(?P<arch>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<kwargs>.*)\))?@(?P<ckpt>.+)$')
+
+
+class MethodError(ValueError):
+    """A method spec that cannot be resolved (the message lists the valid choices)."""
+
+
+def file_digest(path: str) -> str:
+    """sha256 of a file's bytes (cache key: a re-trained checkpoint at the same path invalidates)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Method:
+    """One row of the tables: ``kind`` is ``interp`` (``mode`` bilinear/bicubic), ``hr`` or ``network``."""
+
+    label: str
+    kind: str
+    mode: str | None = None
+    network_opt: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    param_key: str | None = None
+    net: nn.Module | None = None
+
+    def cache_key(self) -> str:
+        """What determines this method's outputs: its kind, arch options and checkpoint *content*."""
+        parts = [self.kind, str(self.mode), yaml.safe_dump(self.network_opt, sort_keys=True), str(self.param_key)]
+        if self.checkpoint:
+            parts.append(file_digest(self.checkpoint))
+        return hashlib.sha256('\n'.join(parts).encode()).hexdigest()[:16]
+
+    def load(self, device: torch.device) -> None:
+        """Build the network and load its checkpoint (network methods only)."""
+        if self.kind != 'network' or self.net is not None:
+            return
+        self.net = build_arch(self.network_opt).eval().to(device)
+        try:
+            load_state_dict_checked(self.net, read_state_dict(self.checkpoint, self.param_key),
+                                    source=self.checkpoint)
+        except CheckpointMismatchError as err:
+            raise CheckpointMismatchError(
+                f'method {self.label!r}: the checkpoint is not a {self.network_opt["type"]} with options '
+                f'{self.network_opt}; check the arch options of the spec.\n{err}') from None
+
+    @torch.no_grad()
+    def super_resolve(self, lq: torch.Tensor, gt: torch.Tensor, scale: int = 4) -> torch.Tensor:
+        """(N, 3, h, w) LR in [0, 1] (uint8 values) -> (N, 3, H, W) in [0, 1], rounded to uint8 values."""
+        if self.kind == 'hr':
+            return gt
+        if self.kind == 'interp':
+            return pil_upsample(lq, scale, self.mode)
+        if self.net is None:
+            raise RuntimeError(f'method {self.label!r}: call load() first')
+        device = next(self.net.parameters()).device
+        out = self.net(lq.to(device)).float().clamp(0, 1).cpu()
+        if out.shape[-2:] != gt.shape[-2:]:
+            raise ValueError(f'method {self.label!r} returned {tuple(out.shape[-2:])} for a '
+                             f'{tuple(lq.shape[-2:])} input, expected {tuple(gt.shape[-2:])}: wrong upscale?')
+        return (out * 255).round() / 255
+
+
+def build_arch(opt: dict[str, Any]) -> nn.Module:
+    """An arch from ``{type: ..., **kwargs}``; ``config`` selects a named DSNet configuration."""
+    opt = dict(opt)
+    kind = opt.pop('type')
+    if kind not in ARCH_REGISTRY:
+        raise MethodError(f'arch {kind!r} is not in BasicSR\'s ARCH_REGISTRY; registered archs: '
+                          f'{sorted(name for name, _ in ARCH_REGISTRY)}')
+    cls = ARCH_REGISTRY.get(kind)
+    config = opt.pop('config', None)
+    if config is not None:
+        if not hasattr(cls, 'from_config'):
+            raise MethodError(f'arch {kind} has no named configs (config={config!r})')
+        return cls.from_config(config, **opt)
+    return cls(**opt)
+
+
+def _parse_kwargs(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    out = {}
+    for item in filter(None, (s.strip() for s in text.split(','))):
+        if '=' not in item:
+            raise MethodError(f'arch argument {item!r} is not key=value')
+        key, value = item.split('=', 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _from_test_options(path: str) -> Method:
+    with open(path) as f:
+        opt = yaml.safe_load(f)
+    if not isinstance(opt, dict) or 'network_g' not in opt:
+        raise MethodError(f'{path}: a method options file needs network_g and path.pretrain_network_g')
+    ckpt = (opt.get('path') or {}).get('pretrain_network_g')
+    if not ckpt:
+        raise MethodError(f'{path}: path.pretrain_network_g is not set')
+    if not os.path.isfile(ckpt):
+        raise FileNotFoundError(f'{path}: checkpoint {ckpt!r} not found')
+    return Method(label=opt.get('name', os.path.splitext(os.path.basename(path))[0]), kind='network',
+                  network_opt=dict(opt['network_g']), checkpoint=ckpt,
+                  param_key=(opt.get('path') or {}).get('param_key_g'))
+
+
+def parse_method(spec: str) -> Method:
+    """Resolve a method spec (module docstring) or raise :class:`MethodError` listing the valid forms."""
+    spec = spec.strip()
+    if spec.lower() in BUILTIN:
+        kind = 'hr' if spec.lower() == 'hr' else 'interp'
+        return Method(label=BUILTIN[spec.lower()], kind=kind, mode=None if kind == 'hr' else spec.lower())
+    if spec.endswith(('.yml', '.yaml')):
+        if not os.path.isfile(spec):
+            raise MethodError(f'options file {spec!r} not found; {SPEC_HELP}')
+        return _from_test_options(spec)
+    m = _SPEC.match(spec)
+    if m is None:
+        raise MethodError(f'unknown method {spec!r}; {SPEC_HELP}. Built-in methods: {sorted(BUILTIN)}; '
+                          f'registered archs: {sorted(name for name, _ in ARCH_REGISTRY)}')
+    arch = m['arch']
+    if arch not in ARCH_REGISTRY:
+        raise MethodError(f'method {m["label"]!r}: arch {arch!r} is not in BasicSR\'s ARCH_REGISTRY; registered '
+                          f'archs: {sorted(name for name, _ in ARCH_REGISTRY)}')
+    ckpt = m['ckpt'].strip()
+    if not os.path.isfile(ckpt):
+        raise FileNotFoundError(f'method {m["label"]!r}: checkpoint {ckpt!r} not found')
+    return Method(label=m['label'].strip(), kind='network', network_opt={'type': arch, **_parse_kwargs(m['kwargs'])},
+                  checkpoint=ckpt)

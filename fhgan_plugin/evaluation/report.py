@@ -1,0 +1,131 @@
+"""Evaluation outputs: Markdown / CSV / JSON tables, ROC curves (PNG) and the picture grid (the paper's Fig. 5)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from fhgan_plugin.evaluation.methods import Method
+from fhgan_plugin.utils.upsample import pil_upsample
+
+COLUMNS = [('method', 'Method'), ('psnr', 'PSNR (dB)'), ('ssim', 'SSIM'), ('lpips', 'LPIPS'),
+           ('acc', 'Verif. acc. (%)'), ('tar_at_far', 'TAR@FAR (%)'), ('auc', 'ROC AUC'), ('seconds', 'Time (s)')]
+
+
+def _fmt(key: str, row: dict[str, Any]) -> str:
+    v = row.get(key)
+    if v is None:
+        return '—'
+    if key == 'psnr':
+        return f'{v:.2f}'
+    if key in ('ssim', 'lpips', 'auc'):
+        return f'{v:.4f}'
+    if key == 'acc':
+        return f'{v:.2f} ± {row["acc_std"]:.2f}'
+    if key == 'tar_at_far':
+        return f'{v:.2f}'
+    if key == 'seconds':
+        return f'{v:.1f}' + (' (cached)' if row.get('cached') else '')
+    return str(v)
+
+
+def markdown_table(rows: list[dict[str, Any]], title: str | None = None) -> str:
+    """The rows as a Markdown table (columns without any value are left out)."""
+    cols = [(k, h) for k, h in COLUMNS if any(r.get(k) is not None for r in rows)]
+    far = next((r['far_target'] for r in rows if 'far_target' in r), None)
+    cols = [(k, h.replace('FAR', f'FAR={far:g}') if k == 'tar_at_far' else h) for k, h in cols]
+    lines = [f'### {title}', ''] if title else []
+    lines += ['| ' + ' | '.join(h for _, h in cols) + ' |', '|' + '|'.join('---' for _ in cols) + '|']
+    lines += ['| ' + ' | '.join(_fmt(k, r) for k, _ in cols) + ' |' for r in rows]
+    return '\n'.join(lines) + '\n'
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.startswith('_')}
+
+
+def write_tables(rows: list[dict[str, Any]], out_dir: str, meta: dict[str, Any]) -> dict[str, str]:
+    """results.md, results.csv and results.json under ``out_dir``; returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {k: os.path.join(out_dir, f'results.{k}') for k in ('md', 'csv', 'json')}
+    with open(paths['md'], 'w') as f:
+        f.write(markdown_table(rows, meta.get('title')))
+    keys = sorted({k for r in rows for k in public(r)}, key=lambda k: [c for c, _ in COLUMNS].index(k)
+                  if k in [c for c, _ in COLUMNS] else 100)
+    with open(paths['csv'], 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow(public(r))
+    with open(paths['json'], 'w') as f:
+        json.dump({**meta, 'rows': [public(r) for r in rows]}, f, indent=2)
+    return paths
+
+
+def plot_roc(rows: list[dict[str, Any]], path: str, title: str = '') -> str | None:
+    """ROC curves (TAR against FAR, log FAR axis) of every row with verification results."""
+    curves = [(r['method'], *r['_roc'], r.get('auc')) for r in rows if '_roc' in r]
+    if not curves:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    for label, far, tar, auc in curves:
+        keep = far > 0
+        ax.plot(far[keep], tar[keep], label=f'{label} (AUC {auc:.4f})')
+    ax.set_xscale('log')
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel('False accept rate')
+    ax.set_ylabel('True accept rate')
+    ax.set_title(title or 'ROC')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _tile(img: torch.Tensor) -> Image.Image:
+    arr = (img.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.ascontiguousarray(arr))
+
+
+@torch.no_grad()
+def figure_grid(methods: list[Method], hr: torch.Tensor, lq: torch.Tensor, path: str,
+                captions: list[str] | None = None) -> str:
+    """Rows of faces, columns LR (nearest, enlarged) | bilinear / bicubic (those among ``methods``, else
+    bicubic) | each network method | HR, with a header row.
+
+    Args:
+        methods: Loaded methods (the ``hr`` method is skipped: HR is the last column).
+        hr: (N, 3, H, W) uint8 HR faces; lq: (N, 3, h, w) uint8 LR faces.
+        captions: Optional text under each row's LR tile (e.g. the image name).
+    """
+    gt, lr = hr.float() / 255, lq.float() / 255
+    scale = gt.shape[-1] // lr.shape[-1]
+    cols = [('LR', pil_upsample(lr, scale, 'nearest'))]
+    modes = [m.mode for m in methods if m.kind == 'interp'] or ['bicubic']
+    cols += [(mode.capitalize(), pil_upsample(lr, scale, mode)) for mode in ('bilinear', 'bicubic') if mode in modes]
+    cols += [(m.label, m.super_resolve(lr, gt)) for m in methods if m.kind == 'network']
+    cols.append(('HR', gt))
+    h, w = gt.shape[-2:]
+    head, foot = 18, 14 if captions else 0
+    canvas = Image.new('RGB', (w * len(cols), head + (h + foot) * len(gt)), 'white')
+    draw = ImageDraw.Draw(canvas)
+    for c, (label, imgs) in enumerate(cols):
+        draw.text((c * w + 3, 3), label[:18], fill='black')
+        for r in range(len(gt)):
+            canvas.paste(_tile(imgs[r]), (c * w, head + r * (h + foot)))
+    for r, text in enumerate(captions or []):
+        draw.text((3, head + r * (h + foot) + h + 1), text[:36], fill='black')
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    canvas.save(path)
+    return path

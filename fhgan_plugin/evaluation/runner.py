@@ -1,0 +1,210 @@
+"""The evaluation loop: per method, SR of every unique image once (batched), then PSNR/SSIM, LPIPS and the
+FR embedding of each SR face; verification metrics from the embeddings. Results are cached per method
+(keyed by the method's checkpoint content, the test set, the FR network and the metric options).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fhgan_plugin.data.face_sr_dataset import FaceSRDataset
+from fhgan_plugin.data.pairs import Pair
+from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
+from fhgan_plugin.evaluation.methods import Method
+from fhgan_plugin.metrics.verification import kfold_verification, roc_auc, roc_curve, tar_at_far
+from fhgan_plugin.utils.metrics import psnr_ssim_batch
+
+logger = logging.getLogger('fhgan_plugin')
+
+
+@dataclass
+class TestSet:
+    """Aligned HR faces held as uint8 (N, 3, H, W) with their canonical uint8 LR, and optional pairs."""
+
+    name: str
+    images: list[str]
+    hr: torch.Tensor
+    lq: torch.Tensor
+    pairs: list[Pair] | None = None
+    key: str = ''
+
+    @property
+    def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        idx = {r: i for i, r in enumerate(self.images)}
+        p = self.pairs or []
+        return (np.array([idx[q.path1] for q in p]), np.array([idx[q.path2] for q in p]),
+                np.array([q.issame for q in p], dtype=bool), np.array([q.fold for q in p]))
+
+
+def balanced_subset(pairs: list[Pair], limit: int) -> list[Pair]:
+    """About ``limit`` pairs in protocol order, the same number from every (fold, same/different) group,
+    so that the k-fold protocol still has every fold and both classes."""
+    groups: dict[tuple[int, bool], list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault((p.fold, p.issame), []).append(p)
+    per = max(1, limit // max(1, len(groups)))
+    keep = {id(p) for g in groups.values() for p in g[:per]}
+    return [p for p in pairs if id(p) in keep]
+
+
+def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'lfw', cfp_setting: str = 'FP',
+                  name: str | None = None, scale: int = 4, limit: int | None = None) -> TestSet:
+    """Read every unique image of a pairs protocol (or every image under ``root``) and degrade it once.
+
+    ``limit`` keeps about ``limit`` pairs (:func:`balanced_subset`) or the first ``limit`` images.
+    """
+    if pairs_file:
+        ds = VerificationPairsDataset({'dataroot_gt': root, 'pairs_file': pairs_file, 'pairs_kind': pairs_kind,
+                                       'cfp_setting': cfp_setting, 'scale': scale})
+        pairs = balanced_subset(ds.pairs, limit) if limit else ds.pairs
+        images = sorted({p.path1 for p in pairs} | {p.path2 for p in pairs})
+        get = ds.image_item
+    else:
+        faces = FaceSRDataset({'dataroot_gt': root, 'scale': scale, 'phase': 'val'})
+        pairs = None
+        images = [os.path.relpath(p, root) for p in faces.paths][:limit] if limit else \
+            [os.path.relpath(p, root) for p in faces.paths]
+        index = {r: i for i, r in enumerate(os.path.relpath(p, root) for p in faces.paths)}
+
+        def get(rel: str) -> dict[str, Any]:
+            return faces[index[rel]]
+    hr, lq = [], []
+    for rel in tqdm(images, desc=f'reading {name or root}', unit='img', leave=False):
+        item = get(rel)
+        hr.append((item['gt'] * 255).round().to(torch.uint8))
+        lq.append((item['lq'] * 255).round().to(torch.uint8))
+    digest = hashlib.sha256('\n'.join(images).encode())
+    digest.update(str((pairs_file, pairs_kind, cfp_setting, scale, len(pairs or []))).encode())
+    return TestSet(name or os.path.basename(os.path.normpath(root)), images, torch.stack(hr), torch.stack(lq),
+                   pairs, digest.hexdigest()[:16])
+
+
+@dataclass
+class MethodResult:
+    """Per-image metrics and embeddings of one method, plus the seconds it took."""
+
+    label: str
+    psnr: np.ndarray | None
+    ssim: np.ndarray | None
+    lpips: np.ndarray | None
+    emb: torch.Tensor | None
+    seconds: float
+    cached: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def slug(text: str) -> str:
+    return re.sub(r'[^A-Za-z0-9_.-]+', '_', text).strip('_') or 'method'
+
+
+class Evaluator:
+    """Runs methods over a :class:`TestSet` (see module docstring).
+
+    Args:
+        fr: FR network returning embeddings of (N, 3, 112, 112) [0, 1] faces, or None (no verification).
+        fr_key: What identifies ``fr`` in the cache key (options + weights digest).
+        lpips: Module returning (N,) LPIPS distances of two [0, 1] batches, or None.
+        lpips_images: LPIPS-VGG costs ~8 GMACs per 112x112 pair (minutes per thousand faces on 2 CPU cores):
+            compute it on this many images, evenly spaced (None: all).
+        cache_dir: Where per-method results are kept (None: no cache).
+        batch_size: Faces per forward pass.
+        test_y_channel: PSNR/SSIM on the Y channel instead of RGB.
+        device: Where SR networks, FR and LPIPS run.
+    """
+
+    def __init__(self, fr: nn.Module | None = None, fr_key: str = '', lpips: nn.Module | None = None,
+                 cache_dir: str | None = None, batch_size: int = 64, test_y_channel: bool = False,
+                 device: torch.device | str = 'cpu', lpips_images: int | None = None) -> None:
+        self.device = torch.device(device)
+        self.fr = fr.eval().to(self.device, memory_format=torch.channels_last) if fr is not None else None
+        self.fr_key = fr_key
+        self.lpips = lpips.eval().to(self.device) if lpips is not None else None
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.test_y_channel = test_y_channel
+        self.lpips_images = lpips_images
+
+    def lpips_mask(self, n: int) -> np.ndarray:
+        """Which of ``n`` images get an LPIPS value (evenly spaced when ``lpips_images`` < n)."""
+        mask = np.zeros(n, dtype=bool)
+        if self.lpips is not None:
+            k = n if not self.lpips_images else min(n, self.lpips_images)
+            mask[np.unique(np.linspace(0, n - 1, k).round().astype(int))] = True
+        return mask
+
+    def cache_path(self, method: Method, testset: TestSet) -> str | None:
+        if not self.cache_dir:
+            return None
+        parts = [method.cache_key(), testset.key, self.fr_key if self.fr else 'nofr', str(self.lpips is not None),
+                 str(self.lpips_images), str(self.test_y_channel)]
+        key = hashlib.sha256('|'.join(parts).encode())
+        return os.path.join(self.cache_dir, f'{slug(method.label)}-{key.hexdigest()[:16]}.pt')
+
+    @torch.no_grad()
+    def run_method(self, method: Method, testset: TestSet) -> MethodResult:
+        path = self.cache_path(method, testset)
+        if path and os.path.isfile(path):
+            c = torch.load(path, weights_only=False)
+            logger.info('%s: cached results %s', method.label, path)
+            return MethodResult(method.label, c['psnr'], c['ssim'], c['lpips'], c['emb'], c['seconds'], cached=True)
+        start = time.perf_counter()
+        method.load(self.device)
+        is_hr = method.kind == 'hr'
+        psnr, ssim, lp, embs = [], [], [], []
+        n = len(testset.images)
+        lp_mask = torch.from_numpy(self.lpips_mask(n))
+        for s in tqdm(range(0, n, self.batch_size), desc=method.label, unit='batch', leave=False):
+            gt = testset.hr[s:s + self.batch_size].float() / 255
+            lq = testset.lq[s:s + self.batch_size].float() / 255
+            sr = method.super_resolve(lq, gt)
+            if not is_hr:
+                p, q = psnr_ssim_batch(sr, gt, test_y_channel=self.test_y_channel)
+                psnr += p
+                ssim += q
+                sel = lp_mask[s:s + self.batch_size]
+                if sel.any():
+                    lp.append(self.lpips(sr[sel].to(self.device), gt[sel].to(self.device)).cpu())
+            if self.fr is not None:
+                x = sr.to(self.device).contiguous(memory_format=torch.channels_last)
+                embs.append(nn.functional.normalize(self.fr(x).float(), dim=1).cpu())
+        res = MethodResult(method.label, None if is_hr else np.array(psnr), None if is_hr else np.array(ssim),
+                           torch.cat(lp).numpy() if lp else None, torch.cat(embs) if embs else None,
+                           time.perf_counter() - start)
+        if path:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            torch.save({'psnr': res.psnr, 'ssim': res.ssim, 'lpips': res.lpips, 'emb': res.emb,
+                        'seconds': res.seconds, 'label': method.label}, path + '.tmp')
+            os.replace(path + '.tmp', path)
+        return res
+
+    def summarize(self, res: MethodResult, testset: TestSet, far_target: float = 1e-3) -> dict[str, Any]:
+        """One table row: means of the per-image metrics and the verification numbers."""
+        row: dict[str, Any] = {'method': res.label, 'images': len(testset.images)}
+        row['psnr'] = float(res.psnr.mean()) if res.psnr is not None else None
+        row['ssim'] = float(res.ssim.mean()) if res.ssim is not None else None
+        row['lpips'] = float(res.lpips.mean()) if res.lpips is not None else None
+        if res.lpips is not None:
+            row['lpips_images'] = len(res.lpips)
+        if res.emb is not None and testset.pairs:
+            i1, i2, same, folds = testset.pair_index
+            scores = (res.emb[i1] * res.emb[i2]).sum(1).double().numpy()
+            v = kfold_verification(scores, same, folds)
+            far, tar, _ = roc_curve(scores, same)
+            row.update(pairs=len(same), acc=100 * v.accuracy, acc_std=100 * v.std,
+                       tar_at_far=100 * tar_at_far(scores, same, far_target), far_target=far_target,
+                       auc=roc_auc(scores, same))
+            row['_roc'] = (far, tar)
+        row['seconds'] = round(res.seconds, 2)
+        row['cached'] = res.cached
+        res.summary = row
+        return row

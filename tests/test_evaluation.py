@@ -1,0 +1,171 @@
+"""The evaluation suite: ROC / TAR@FAR / AUC, method resolution and its errors, the cache, the CLI outputs."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from fhgan_plugin.archs import DSNet
+from fhgan_plugin.data.pairs import Pair, parse_lfw_pairs
+from fhgan_plugin.evaluation.cli import main as evaluate_main
+from fhgan_plugin.evaluation.methods import MethodError, parse_method
+from fhgan_plugin.evaluation.runner import Evaluator, balanced_subset, load_test_set
+from fhgan_plugin.metrics.verification import kfold_verification, roc_auc, roc_curve, tar_at_far
+from fhgan_plugin.utils.checkpoint import CheckpointMismatchError
+from fhgan_plugin.utils.metrics import psnr_ssim_batch
+from fhgan_plugin.utils.upsample import pil_upsample
+from tests.conftest import write_faces
+
+TINY = dict(num_feat=8, num_block=2, num_layer=3, growth=4, num_bottleneck=8, upscale=4)
+TINY_SPEC = 'DSNet(num_feat=8,num_block=2,num_layer=3,growth=4,num_bottleneck=8)'
+
+
+def test_roc_auc_tar_by_hand() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.1])
+    same = np.array([True, False, True, False])
+    # genuine/impostor orderings: (0.9>0.8) (0.9>0.1) (0.7<0.8) (0.7>0.1) -> 3 of 4
+    assert roc_auc(scores, same) == pytest.approx(0.75)
+    assert tar_at_far(scores, same, 0.0) == pytest.approx(0.5)  # only 0.9 is above every impostor
+    assert tar_at_far(scores, same, 0.5) == pytest.approx(1.0)
+    far, tar, th = roc_curve(scores, same)
+    assert (far[0], tar[0]) == (0.0, 0.0) and (far[-1], tar[-1]) == (1.0, 1.0)
+    assert np.all(np.diff(far) >= 0) and np.all(np.diff(tar) >= 0) and np.all(np.diff(th) < 0)
+
+
+def test_perfectly_separated_scores() -> None:
+    rng = np.random.default_rng(0)
+    same = np.arange(600) % 2 == 0
+    scores = np.where(same, rng.uniform(0.6, 1.0, 600), rng.uniform(-1.0, 0.5, 600))
+    assert roc_auc(scores, same) == 1.0
+    assert tar_at_far(scores, same, 1e-3) == 1.0
+    assert kfold_verification(scores, same).accuracy == 1.0
+    assert roc_auc(-scores, same) == 0.0
+    with pytest.raises(ValueError, match='both genuine and impostor'):
+        roc_curve(scores[same], same[same])
+
+
+def test_psnr_ssim_of_identical_images() -> None:
+    x = torch.rand(2, 3, 16, 16)
+    p, s = psnr_ssim_batch(x, x)
+    assert p == [float('inf')] * 2 and s == pytest.approx([1.0, 1.0])
+
+
+def test_unknown_method_lists_the_choices() -> None:
+    with pytest.raises(MethodError) as err:
+        parse_method('bicubik')
+    msg = str(err.value)
+    assert "'bicubik'" in msg and 'bilinear' in msg and 'hr' in msg and 'DSNet' in msg and 'MSRResNet' in msg
+    with pytest.raises(MethodError, match=r"arch 'NoSuchNet' is not in BasicSR's ARCH_REGISTRY.*RRDBNet"):
+        parse_method('x=NoSuchNet@whatever.pth')
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        parse_method('x=DSNet@nope.pth')
+    assert parse_method('bicubic').label == 'FR-Bicubic' and parse_method('HR').kind == 'hr'
+
+
+def _save_dsnet(path: str, seed: int) -> None:
+    torch.manual_seed(seed)
+    torch.save({'params': DSNet(**TINY).state_dict()}, path)
+
+
+def test_checkpoint_of_the_wrong_arch_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
+    ckpt = str(tmp_path / 'net_g.pth')
+    _save_dsnet(ckpt, 0)
+    method = parse_method(f'wrong=MSRResNet(upscale=4)@{ckpt}')
+    with pytest.raises(CheckpointMismatchError, match=r"method 'wrong': the checkpoint is not a MSRResNet"):
+        method.load(torch.device('cpu'))
+    parse_method(f'right={TINY_SPEC}@{ckpt}').load(torch.device('cpu'))
+
+
+def test_dsnet_named_config_and_test_options_file(tmp_path) -> None:  # noqa: ANN001
+    ckpt = str(tmp_path / 'cpu.pth')
+    torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)
+    m = parse_method(f'DSNet-cpu=DSNet(config=cpu)@{ckpt}')
+    m.load(torch.device('cpu'))
+    assert sum(p.numel() for p in m.net.parameters()) == 362179
+    opt = tmp_path / 'test_x.yml'
+    opt.write_text(f'name: MyDSNet\nnetwork_g: {{type: DSNet, config: cpu}}\npath: {{pretrain_network_g: {ckpt}}}\n')
+    m2 = parse_method(str(opt))
+    assert m2.label == 'MyDSNet' and m2.checkpoint == ckpt
+
+
+def test_cache_is_reused_and_invalidated_by_a_new_checkpoint(tmp_path) -> None:  # noqa: ANN001
+    write_faces(str(tmp_path / 'faces'), 6, size=32)
+    ts = load_test_set(str(tmp_path / 'faces'))
+    ckpt = str(tmp_path / 'net_g.pth')
+    _save_dsnet(ckpt, 0)
+    ev = Evaluator(cache_dir=str(tmp_path / 'cache'), batch_size=4)
+    first = ev.run_method(parse_method(f'tiny={TINY_SPEC}@{ckpt}'), ts)
+    again = ev.run_method(parse_method(f'tiny={TINY_SPEC}@{ckpt}'), ts)
+    assert not first.cached and again.cached
+    assert np.array_equal(first.psnr, again.psnr) and len(first.psnr) == 6
+    _save_dsnet(ckpt, 1)  # re-trained: same path, other weights
+    changed = ev.run_method(parse_method(f'tiny={TINY_SPEC}@{ckpt}'), ts)
+    assert not changed.cached and not np.array_equal(first.psnr, changed.psnr)
+    assert len(os.listdir(tmp_path / 'cache')) == 2
+
+
+def test_balanced_subset_keeps_every_fold_and_class() -> None:
+    pairs = [Pair(f'a{i}', f'b{i}', (i // 3) % 2 == 0, i // 6) for i in range(60)]  # 10 folds x (3 same, 3 diff)
+    sub = balanced_subset(pairs, 20)
+    assert len(sub) == 20 and {p.fold for p in sub} == set(range(10))
+    assert sum(p.issame for p in sub) == 10
+    assert sub == [p for p in pairs if p in sub]  # protocol order
+
+
+def test_cli_on_a_plain_folder(tmp_path) -> None:  # noqa: ANN001
+    write_faces(str(tmp_path / 'faces'), 5, size=32)
+    ckpt = str(tmp_path / 'net_g.pth')
+    _save_dsnet(ckpt, 0)
+    out = str(tmp_path / 'out')
+    common = ['--root', str(tmp_path / 'faces'), '--pairs-file', 'none', '--lpips-vgg', 'none', '--out', out]
+    summary = evaluate_main(common + ['--method', 'bicubic', '--method', 'hr'])
+    rows = {r['method']: r for r in summary['rows']}
+    ts = load_test_set(str(tmp_path / 'faces'))
+    gt, lq = ts.hr.float() / 255, ts.lq.float() / 255
+    expected = np.mean(psnr_ssim_batch(pil_upsample(lq, 4, 'bicubic'), gt)[0])
+    assert rows['FR-Bicubic']['psnr'] == pytest.approx(expected)
+    assert rows['FR-HR images']['psnr'] is None and 'acc' not in rows['FR-Bicubic']
+    for name in ('results.md', 'results.csv', 'results.json', 'figure.png'):
+        assert os.path.isfile(os.path.join(out, name)), name
+    assert '| FR-Bicubic |' in open(os.path.join(out, 'results.md')).read()
+    summary2 = evaluate_main(common + ['--method', 'bicubic', '--method', f'tiny={TINY_SPEC}@{ckpt}'])
+    cached = {r['method']: r['cached'] for r in summary2['rows']}
+    assert cached == {'FR-Bicubic': True, 'tiny': False}
+    with pytest.raises(SystemExit, match='unknown method'):
+        evaluate_main(common + ['--method', 'bicubik'])
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_cli_on_real_lfw_pairs(shared: str, tmp_path) -> None:  # noqa: ANN001
+    """A balanced 20-pair LFW subset, aligned here with RetinaFace, through FR, LPIPS, ROC and the figure."""
+    from fhgan_plugin.data.prepare import AlignConfig, align_images
+    lfw = os.path.join(shared, 'data', 'lfw')
+    pairs = balanced_subset(parse_lfw_pairs(os.path.join(lfw, 'pairs.txt')), 20)
+    pairs_file = tmp_path / 'pairs.txt'
+    lines = ['10\t1']
+    for p in pairs:
+        (n1, i1), (n2, i2) = [(os.path.dirname(x), int(os.path.basename(x)[-8:-4])) for x in (p.path1, p.path2)]
+        lines.append(f'{n1}\t{i1}\t{i2}' if p.issame else f'{n1}\t{i1}\t{n2}\t{i2}')
+    pairs_file.write_text('\n'.join(lines) + '\n')
+    rels = sorted({p.path1 for p in pairs} | {p.path2 for p in pairs})
+    aligned = str(tmp_path / 'aligned')
+    align_images(rels, os.path.join(lfw, 'images_deepfunneled'), aligned,
+                 AlignConfig(os.path.join(shared, 'models', 'facexlib')))
+    out = str(tmp_path / 'out')
+    summary = evaluate_main(['--root', aligned, '--pairs-file', str(pairs_file), '--method', 'bilinear',
+                             '--method', 'bicubic', '--method', 'hr', '--lpips-images', 'all', '--out', out,
+                             '--figure-pairs', '0,1'])
+    rows = {r['method']: r for r in summary['rows']}
+    assert summary['pairs'] == 20 and summary['images'] == len(rels)
+    bil, bic, hr = rows['FR-Bilinear'], rows['FR-Bicubic'], rows['FR-HR images']
+    assert 20 < bil['psnr'] < bic['psnr'] < 40
+    assert 0 < bic['lpips'] < bil['lpips'] < 1  # bicubic is sharper
+    assert hr['acc'] >= 90 and 0.9 <= hr['auc'] <= 1
+    for r in rows.values():
+        assert 0 <= r['tar_at_far'] <= 100 and np.isfinite(r['acc'])
+    assert os.path.getsize(os.path.join(out, 'roc.png')) > 1000
+    assert json.load(open(os.path.join(out, 'results.json')))['rows'][2]['method'] == 'FR-HR images'

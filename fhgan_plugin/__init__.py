@@ -17,6 +17,7 @@ apply_patches()
 from fhgan_plugin import archs, data, losses, metrics, models  # noqa: E402,F401
 from fhgan_plugin.archs import DSNet  # noqa: E402
 from fhgan_plugin.data import FaceSRDataset, canonical_degradation  # noqa: E402
+from fhgan_plugin.inference import hallucinate  # noqa: E402
 from fhgan_plugin.version import __version__  # noqa: E402
 
-__all__ = ['DSNet', 'FaceSRDataset', 'canonical_degradation', '__version__']
+__all__ = ['DSNet', 'FaceSRDataset', 'canonical_degradation', 'hallucinate', '__version__']

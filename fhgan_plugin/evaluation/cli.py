@@ -167,5 +167,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return summary
 
 
-if __name__ == '__main__':
+def console() -> None:
+    """Console-script entry point (exit status 0; ``main`` returns the summary for Python callers)."""
     main()
+
+
+if __name__ == '__main__':
+    console()

@@ -123,6 +123,17 @@ def _parse_kwargs(text: str | None) -> dict[str, Any]:
     return out
 
 
+def parse_arch_spec(spec: str) -> dict[str, Any]:
+    """``'Type(key=value,...)'`` (values in YAML) -> ``{'type': 'Type', ...}``; the type must be registered."""
+    m = re.match(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$', spec)
+    if m is None:
+        raise MethodError(f"arch spec {spec!r} is not 'Type' or 'Type(key=value,...)'")
+    if m[1] not in ARCH_REGISTRY:
+        raise MethodError(f'arch {m[1]!r} is not in BasicSR\'s ARCH_REGISTRY; registered archs: '
+                          f'{sorted(name for name, _ in ARCH_REGISTRY)}')
+    return {'type': m[1], **_parse_kwargs(m[2])}
+
+
 def _from_test_options(path: str) -> Method:
     with open(path) as f:
         opt = yaml.safe_load(f)

@@ -25,7 +25,7 @@ def base_opt(tmp_path, model_type: str) -> dict:  # noqa: ANN001
         'network_d': {'type': 'FHCritic', 'num_feat': 8, 'num_down': 3, 'input_size': 32},
         'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None,
                  'models': os.path.join(root, 'models'), 'training_states': os.path.join(root, 'states'),
-                 'visualization': os.path.join(root, 'vis')},
+                 'visualization': os.path.join(root, 'vis'), 'log': root},
         'train': {
             'ema_decay': 0,
             'optim_g': {'type': 'Adam', 'lr': 1e-3, 'betas': [0.5, 0.9]},
@@ -211,6 +211,10 @@ def test_pair_validation_reports_psnr_ssim_verification_and_grid(tmp_path) -> No
     p, s = psnr_ssim_batch(sr, torch.stack([it['gt'] for it in items]))
     assert res['psnr'] == pytest.approx(sum(p) / len(p)) and res['ssim'] == pytest.approx(sum(s) / len(s))
     assert model.best_metric_results['tinypairs']['psnr']['iter'] == 5
+    import json
+    hist = [json.loads(ln) for ln in open(os.path.join(opt['path']['log'], 'validation_metrics.jsonl'))]
+    assert len(hist) == 1 and hist[0]['iter'] == 5 and hist[0]['dataset'] == 'tinypairs'
+    assert hist[0]['psnr'] == pytest.approx(res['psnr']) and hist[0]['images'] == len(ds.images)
     grid = os.path.join(opt['path']['visualization'], 'tinypairs', 'grid_hr_bicubic_sr_5.png')
     import cv2
     assert cv2.imread(grid).shape == (3 * 32, 3 * 32, 3)

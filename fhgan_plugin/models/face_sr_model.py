@@ -1,7 +1,9 @@
 """SRModel with face-verification validation: any BasicSR arch can be validated on pairs datasets."""
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -87,6 +89,7 @@ class FaceSRModel(SRModel):
     def pair_validation(self, dataset: VerificationPairsDataset, current_iter: int, tb_logger: Any,
                         save_img: bool, use_hr: bool = False) -> dict[str, float]:
         """Validation on a pairs dataset (see class docstring); ``use_hr`` judges the HR faces themselves."""
+        start = time.perf_counter()
         metrics = self.opt['val'].get('metrics') or {}
         kinds = {name: m['type'] for name, m in metrics.items()}
         name = dataset.opt['name']
@@ -132,12 +135,25 @@ class FaceSRModel(SRModel):
         if save_img:
             self.save_pair_grids(shown[:self.opt['val'].get('num_save', 8)], name, current_iter)
         if results:
+            self.record_validation(name, current_iter, results, time.perf_counter() - start, len(dataset.images))
             self.metric_results = dict(results)
             self._initialize_best_metric_results(name)
             for mname, value in results.items():
                 self._update_best_metric_result(name, mname, value, current_iter)
             self._log_validation_metric_values(current_iter, name, tb_logger)
         return results
+
+    def record_validation(self, dataset_name: str, current_iter: Any, results: dict[str, float], seconds: float,
+                          images: int) -> None:
+        """Append one JSON line per pair validation to ``<log folder>/validation_metrics.jsonl`` (rank 0): the
+        machine-readable history of the validation metrics, with the iteration and the time it took."""
+        folder = self.opt['path'].get('log')
+        if not folder or self.opt.get('rank', 0) != 0:
+            return
+        row = {'iter': current_iter, 'dataset': dataset_name, **results, 'seconds': round(seconds, 1),
+               'images': images, 'time': time.strftime('%Y-%m-%d %H:%M:%S')}
+        with open(os.path.join(folder, 'validation_metrics.jsonl'), 'a') as f:
+            f.write(json.dumps(row) + '\n')
 
     def save_pair_grids(self, shown: list, dataset_name: str, current_iter: int) -> None:
         """Write one HR | bicubic | SR grid per image (and a combined one) under the visualization folder."""

@@ -127,6 +127,11 @@ def test_module_basicsr_train_on_cpu_with_validation(workdir: str) -> None:
     assert os.path.isfile(os.path.join(workdir, 'experiments', 'tiny_m', 'models', 'net_g_latest.pth'))
     assert not os.path.exists(os.path.join(basicsr_site(), 'experiments', 'tiny_m'))
     assert not os.path.exists(os.path.join(basicsr_site(), 'tb_logger', 'tiny_m'))
+    from scripts.collect_validation import collect
+    hist = collect(os.path.join(workdir, 'experiments', 'tiny_m'))
+    assert [v['iter'] for v in hist['validations']] == [2, 4, 4]  # val_freq 2, and the final validation
+    assert [v['psnr'] for v in hist['validations']] == pytest.approx(psnr, abs=1e-4)
+    assert hist['last_iter'] == 4 and hist['runs'][0]['finished'] and not hist['runs'][0]['resumed']
     # BasicSR's test pipeline through the plugin's test.py, on the weights just trained
     test_opt = {
         'name': 'tiny_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,

@@ -42,6 +42,7 @@ def build_fr(name: str, shared: str | None) -> FaceEmbedder:
     raise ValueError(f"unknown FR network {name!r}; choose one of ['mobilefacenet']")
 
 
+@torch.no_grad()
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', default='datasets/faces112/lfw_pairs')
@@ -53,7 +54,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
-    torch.set_grad_enabled(False)
     ds = VerificationPairsDataset({'dataroot_gt': args.root, 'pairs_file': args.pairs, 'scale': 4})
     fr = build_fr(args.fr, shared_root()).to(memory_format=torch.channels_last)  # ~1.5x faster on CPU
     methods = {}

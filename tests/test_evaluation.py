@@ -136,6 +136,7 @@ def test_cli_on_a_plain_folder(tmp_path) -> None:  # noqa: ANN001
     assert cached == {'FR-Bicubic': True, 'tiny': False}
     with pytest.raises(SystemExit, match='unknown method'):
         evaluate_main(common + ['--method', 'bicubik'])
+    assert torch.is_grad_enabled(), 'evaluate must not switch autograd off for its caller'
 
 
 @pytest.mark.shared

@@ -108,10 +108,10 @@ def resolve_lpips(arg: str) -> torch.nn.Module | None:
     return build_lpips(path)
 
 
+@torch.no_grad()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s: %(message)s')
-    torch.set_grad_enabled(False)
     specs = args.method or ['bilinear', 'bicubic', 'hr']
     try:
         methods: list[Method] = [parse_method(s) for s in specs]

@@ -215,6 +215,7 @@ def test_pair_validation_reports_psnr_ssim_verification_and_grid(tmp_path) -> No
     hist = [json.loads(ln) for ln in open(os.path.join(opt['path']['log'], 'validation_metrics.jsonl'))]
     assert len(hist) == 1 and hist[0]['iter'] == 5 and hist[0]['dataset'] == 'tinypairs'
     assert hist[0]['psnr'] == pytest.approx(res['psnr']) and hist[0]['images'] == len(ds.images)
+    assert 0 < hist[0]['seconds'] < 60
     grid = os.path.join(opt['path']['visualization'], 'tinypairs', 'grid_hr_bicubic_sr_5.png')
     import cv2
     assert cv2.imread(grid).shape == (3 * 32, 3 * 32, 3)

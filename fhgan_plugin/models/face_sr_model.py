@@ -89,7 +89,7 @@ class FaceSRModel(SRModel):
     def pair_validation(self, dataset: VerificationPairsDataset, current_iter: int, tb_logger: Any,
                         save_img: bool, use_hr: bool = False) -> dict[str, float]:
         """Validation on a pairs dataset (see class docstring); ``use_hr`` judges the HR faces themselves."""
-        start = time.perf_counter()
+        t_start = time.perf_counter()
         metrics = self.opt['val'].get('metrics') or {}
         kinds = {name: m['type'] for name, m in metrics.items()}
         name = dataset.opt['name']
@@ -135,7 +135,7 @@ class FaceSRModel(SRModel):
         if save_img:
             self.save_pair_grids(shown[:self.opt['val'].get('num_save', 8)], name, current_iter)
         if results:
-            self.record_validation(name, current_iter, results, time.perf_counter() - start, len(dataset.images))
+            self.record_validation(name, current_iter, results, time.perf_counter() - t_start, len(dataset.images))
             self.metric_results = dict(results)
             self._initialize_best_metric_results(name)
             for mname, value in results.items():

@@ -170,3 +170,39 @@ def test_cli_on_real_lfw_pairs(shared: str, tmp_path) -> None:  # noqa: ANN001
         assert 0 <= r['tar_at_far'] <= 100 and np.isfinite(r['acc'])
     assert os.path.getsize(os.path.join(out, 'roc.png')) > 1000
     assert json.load(open(os.path.join(out, 'results.json')))['rows'][2]['method'] == 'FR-HR images'
+
+
+def test_benchmark_test_options_run_basicsr_test_pipeline(tmp_path) -> None:  # noqa: ANN001
+    """options/test_dsnet_benchmark.yml on a Set5-style GT / LQ folder pair through fhgan_plugin/test.py."""
+    import re
+    import subprocess
+    import sys
+
+    import cv2
+    import yaml
+
+    from fhgan_plugin.data.degradation import canonical_degradation
+    from tests.conftest import REPO
+    rels = write_faces(str(tmp_path / 'GT'), 3, size=32)
+    os.makedirs(tmp_path / 'LRx4')
+    for rel in rels:
+        hr = torch.from_numpy(cv2.imread(str(tmp_path / 'GT' / rel))).permute(2, 0, 1).float() / 255
+        lq = (canonical_degradation(hr) * 255).round().byte().permute(1, 2, 0).numpy()
+        cv2.imwrite(str(tmp_path / 'LRx4' / os.path.basename(rel)), lq)
+        os.replace(tmp_path / 'GT' / rel, tmp_path / 'GT' / os.path.basename(rel))
+    torch.manual_seed(0)
+    ckpt = str(tmp_path / 'net_g.pth')
+    torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)
+    with open(os.path.join(REPO, 'options', 'test_dsnet_benchmark.yml')) as f:
+        opt = yaml.safe_load(f)
+    opt['datasets']['test_1'].update(dataroot_gt=str(tmp_path / 'GT'), dataroot_lq=str(tmp_path / 'LRx4'))
+    opt['path']['pretrain_network_g'] = ckpt
+    with open(tmp_path / 'bench.yml', 'w') as f:
+        yaml.safe_dump(opt, f)
+    res = subprocess.run([sys.executable, os.path.join(REPO, 'fhgan_plugin', 'test.py'), '-opt',
+                          str(tmp_path / 'bench.yml')], cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = open(next((tmp_path / 'results' / opt['name']).glob('test_*.log'))).read()
+    psnr = float(re.search(r'# psnr: ([\d.]+)', log)[1])
+    assert 3 < psnr < 60 and re.search(r'# ssim: 0\.\d+', log)
+    assert len(list((tmp_path / 'results' / opt['name'] / 'visualization' / 'benchmark').glob('*.png'))) == 3

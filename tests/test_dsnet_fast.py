@@ -1,0 +1,91 @@
+"""Optimised DSNet inference (same function, rearranged) and the benchmark's timing helpers and script."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from fhgan_plugin.archs.dsnet_arch import DSNet
+from fhgan_plugin.archs.dsnet_fast import FastDSNet, FastSparseBlock, optimize_dsnet
+from fhgan_plugin.utils.benchmark import max_abs_error, time_call
+
+TINY = dict(num_feat=8, num_block=3, num_layer=6, growth=4, num_bottleneck=8)
+
+
+@pytest.mark.parametrize('extra', [{}, dict(block_output='sparse'), dict(bottleneck_low_level=False),
+                                   dict(upsample_mode='single'), dict(upscale=2), dict(num_layer=5)])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_fast_dsnet_matches_training_module(extra: dict, channels_last: bool) -> None:
+    torch.manual_seed(0)
+    net = DSNet(**{**TINY, **extra}).eval()
+    fast = optimize_dsnet(net, channels_last=channels_last)
+    for shape in [(3, 3, 7, 11), (1, 3, 28, 28)]:
+        x = torch.rand(*shape)
+        with torch.inference_mode():
+            ref, out = net(x), fast(x)
+        assert out.shape == ref.shape and out.is_contiguous()
+        assert torch.isfinite(out).all()
+        assert (out - ref).abs().max() < 1e-5
+
+
+def test_fast_block_reads_its_input_once_with_one_wide_conv() -> None:
+    from fhgan_plugin.archs.dsnet_arch import SparseBlock
+    torch.manual_seed(0)
+    block = SparseBlock(10, num_layer=6, growth=4).eval()
+    fast = FastSparseBlock(block)
+    # layers 1, 2 and 4 read the block input (offsets 1, 2, 4): one conv gives all three contributions
+    assert fast.readers == [0, 1, 3]
+    assert fast.x_conv.in_channels == 10 and fast.x_conv.out_channels == 3 * 4
+    x = torch.rand(2, 10, 9, 9)
+    with torch.no_grad():
+        assert (fast(x) - block(x)).abs().max() < 1e-5
+
+
+def test_fast_dsnet_is_inference_only_and_leaves_the_original_alone() -> None:
+    net = DSNet(**TINY)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fast = FastDSNet(net)
+    assert not any(p.requires_grad for p in fast.parameters())
+    assert all(p.requires_grad for p in net.parameters()) and net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    with pytest.raises(TypeError, match='needs a DSNet'):
+        FastDSNet(torch.nn.Conv2d(3, 3, 3))
+    with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
+        fast(torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match="backend must be 'eager' or 'compile'"):
+        optimize_dsnet(net, backend='jit')
+
+
+def test_time_call_respects_repeats_and_time_box() -> None:
+    calls = []
+    res = time_call(lambda: calls.append(1), warmup=2, repeats=4, time_box=10.0)
+    assert len(calls) == 6 and res['repeats'] == 4 and res['min_s'] <= res['median_s']
+    slow = time_call(lambda: time.sleep(0.03), warmup=0, repeats=50, time_box=0.05, min_repeats=2)
+    assert 2 <= slow['repeats'] <= 4 and slow['min_s'] >= 0.03
+    with pytest.raises(ValueError):
+        time_call(lambda: None, repeats=0)
+
+
+def test_max_abs_error_of_identical_modules_is_zero() -> None:
+    net = DSNet(**TINY).eval()
+    assert max_abs_error(net, net, torch.rand(1, 3, 5, 5)) == 0.0
+
+
+def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: ANN001
+    from scripts.benchmark import main
+    out, md = tmp_path / 'bench.json', tmp_path / 'bench.md'
+    res = main(['--networks', 'DSNet (cpu)', '--speed-configs', 'cpu', '--batches', '1', '2', '--train-batch', '2',
+                '--lr-size', '12', '--repeats', '2', '--time-box', '0.01', '--warmup', '0',
+                '--out', str(out), '--md', str(md)])
+    saved = json.loads(out.read_text())
+    assert saved['table'][0]['network'] == 'DSNet (cpu)' and saved['table'][0]['params'] == 362_179
+    row = saved['table'][0]
+    assert {'forward_b1', 'forward_b2', 'train_step_b2', 'achieved_gflops_per_s'} <= set(row)
+    assert row['forward_b2']['repeats'] == 2 and row['forward_b2']['faces_per_s_best'] > 0
+    variants = res['dsnet_speed'][0]['variants']
+    assert {'straightforward', 'channels_last only', 'rearranged', 'rearranged + channels_last'} == set(variants)
+    assert all(v['max_abs_err_random'] < 1e-4 for k, v in variants.items() if k != 'straightforward')
+    assert variants['rearranged']['forward_b2']['speedup_median'] > 0
+    assert '| DSNet (cpu) | 362,179 |' in md.read_text()

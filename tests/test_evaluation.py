@@ -159,8 +159,11 @@ def test_cli_on_real_lfw_pairs(shared: str, tmp_path) -> None:  # noqa: ANN001
     out = str(tmp_path / 'out')
     summary = evaluate_main(['--root', aligned, '--pairs-file', str(pairs_file), '--method', 'bilinear',
                              '--method', 'bicubic', '--method', 'hr', '--lpips-images', 'all', '--out', out,
-                             '--figure-pairs', '0,1'])
+                             '--figure-pairs', '0,1', '--extra-fr', 'again=mobilefacenet'])
     rows = {r['method']: r for r in summary['rows']}
+    for r in rows.values():  # the same FR as an extra FR reproduces the main column exactly
+        assert r['acc@again'] == pytest.approx(r['acc']) and r['acc_std@again'] == pytest.approx(r['acc_std'])
+    assert 'Verif. acc. (%), FR again' in open(os.path.join(out, 'results.md')).read()
     assert summary['pairs'] == 20 and summary['images'] == len(rels)
     bil, bic, hr = rows['FR-Bilinear'], rows['FR-Bicubic'], rows['FR-HR images']
     assert 20 < bil['psnr'] < bic['psnr'] < 40

@@ -64,6 +64,18 @@ def build_fr(spec: str, weights: str | None = None) -> tuple[FaceEmbedder | None
     return fr, key, opt
 
 
+def parse_extra_fr(spec: str) -> tuple[str, tuple[FaceEmbedder, str, dict[str, Any]]]:
+    """``LABEL=SPEC[@WEIGHTS]`` of ``--extra-fr`` -> (label, build_fr(SPEC, WEIGHTS))."""
+    label, sep, rest = spec.partition('=')
+    if not sep or not label or not rest:
+        raise SystemExit(f'evaluate: --extra-fr wants LABEL=SPEC[@WEIGHTS], got {spec!r}')
+    fr_spec, _, weights = rest.partition('@')
+    fr, key, opt = build_fr(fr_spec, weights or None)
+    if fr is None:
+        raise SystemExit(f'evaluate: --extra-fr {spec!r} names no FR network')
+    return label, (fr, key, opt)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--root', default='datasets/faces112/lfw_pairs', help='aligned HR faces (112x112)')
@@ -76,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="repeatable; default: bilinear, bicubic, hr. See fhgan_plugin.evaluation.methods")
     p.add_argument('--fr', default='mobilefacenet', help="FR network: 'mobilefacenet', a YAML file, or 'none'")
     p.add_argument('--fr-weights', default=None)
+    p.add_argument('--extra-fr', action='append', default=[], metavar='LABEL=SPEC[@WEIGHTS]',
+                   help="repeatable: also report verification accuracy with this FR network (SPEC as for --fr), "
+                        "as column 'acc@LABEL' - e.g. an FR not used in training")
     p.add_argument('--lpips-vgg', default='auto',
                    help="VGG16 features for LPIPS ('auto': ../shared/models/vgg16_imagenet_features_fp16.pth; "
                         "'none': skip LPIPS)")
@@ -131,16 +146,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ev = Evaluator(fr, fr_key, resolve_lpips(args.lpips_vgg), None if args.no_cache else os.path.join(out, 'cache'),
                    args.batch_size, args.y_channel, device,
                    None if args.lpips_images == 'all' else int(args.lpips_images))
+    extra_frs = [parse_extra_fr(spec) for spec in args.extra_fr] if pairs_file else []
     for m in methods:
         m.load(device)  # fail early on a wrong checkpoint, before any long computation
     rows = []
     for m in methods:
         res = ev.run_method(m, testset)
         rows.append(ev.summarize(res, testset, args.far))
+        for label, (net, key, _) in extra_frs:
+            rows[-1].update(ev.verification_columns(ev.extra_embeddings(m, testset, net, key), testset, label))
         logger.info('%s: %s', m.label, {k: v for k, v in rows[-1].items() if not k.startswith('_')})
     title = f'{testset.name}: {len(testset.images)} images' + (f', {len(testset.pairs)} pairs' if testset.pairs else '')
     meta = {'title': title, 'test_set': testset.name, 'root': args.root, 'pairs_file': pairs_file,
             'images': len(testset.images), 'pairs': len(testset.pairs or []), 'fr': fr_opt,
+            'extra_fr': {label: opt for label, (_, _, opt) in extra_frs},
 'lpips': args.lpips_vgg != 'none', 'lpips_images': args.lpips_images,
             'y_channel': args.y_channel, 'device': str(device),
             'threads': torch.get_num_threads(), 'read_seconds': round(load_s, 1),

@@ -25,8 +25,8 @@ def _fmt(key: str, row: dict[str, Any]) -> str:
         return f'{v:.2f}'
     if key in ('ssim', 'lpips', 'auc'):
         return f'{v:.4f}'
-    if key == 'acc':
-        return f'{v:.2f} ± {row["acc_std"]:.2f}'
+    if key == 'acc' or key.startswith('acc@'):
+        return f'{v:.2f} ± {row[key.replace("acc", "acc_std", 1)]:.2f}'
     if key == 'tar_at_far':
         return f'{v:.2f}'
     if key == 'seconds':
@@ -37,6 +37,9 @@ def _fmt(key: str, row: dict[str, Any]) -> str:
 def markdown_table(rows: list[dict[str, Any]], title: str | None = None) -> str:
     """The rows as a Markdown table (columns without any value are left out)."""
     cols = [(k, h) for k, h in COLUMNS if any(r.get(k) is not None for r in rows)]
+    extra = list(dict.fromkeys(k for r in rows for k in r if k.startswith('acc@')))
+    at = next((i for i, (k, _) in enumerate(cols) if k == 'acc'), len(cols) - 1) + 1
+    cols[at:at] = [(k, f'Verif. acc. (%), FR {k[4:]}') for k in extra]
     far = next((r['far_target'] for r in rows if 'far_target' in r), None)
     cols = [(k, h.replace('FAR', f'FAR={far:g}') if k == 'tar_at_far' else h) for k, h in cols]
     lines = [f'### {title}', ''] if title else []

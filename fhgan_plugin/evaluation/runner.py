@@ -187,6 +187,38 @@ class Evaluator:
             os.replace(path + '.tmp', path)
         return res
 
+    @torch.no_grad()
+    def extra_embeddings(self, method: Method, testset: TestSet, fr: nn.Module, fr_key: str) -> torch.Tensor:
+        """L2-normalised embeddings of every SR face by a further FR network (cached on their own, so adding an
+        FR to an evaluation recomputes only SR + that FR, never PSNR / SSIM / LPIPS)."""
+        path = None
+        if self.cache_dir:
+            key = hashlib.sha256('|'.join([method.cache_key(), testset.key, fr_key]).encode()).hexdigest()[:16]
+            path = os.path.join(self.cache_dir, f'{slug(method.label)}-fr-{key}.pt')
+            if os.path.isfile(path):
+                return torch.load(path, weights_only=True)
+        method.load(self.device)
+        fr = fr.eval().to(self.device)
+        embs = []
+        for s in tqdm(range(0, len(testset.images), self.batch_size), desc=f'{method.label} (extra FR)',
+                      unit='batch', leave=False):
+            gt = testset.hr[s:s + self.batch_size].float() / 255
+            sr = method.super_resolve(testset.lq[s:s + self.batch_size].float() / 255, gt)
+            embs.append(nn.functional.normalize(fr(sr.to(self.device)).float(), dim=1).cpu())
+        emb = torch.cat(embs)
+        if path:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            torch.save(emb, path + '.tmp')
+            os.replace(path + '.tmp', path)
+        return emb
+
+    @staticmethod
+    def verification_columns(emb: torch.Tensor, testset: TestSet, label: str) -> dict[str, float]:
+        """``acc@label`` and ``acc_std@label`` (10-fold protocol) from embeddings of every test image."""
+        i1, i2, same, folds = testset.pair_index
+        v = kfold_verification((emb[i1] * emb[i2]).sum(1).double().numpy(), same, folds)
+        return {f'acc@{label}': 100 * v.accuracy, f'acc_std@{label}': 100 * v.std}
+
     def summarize(self, res: MethodResult, testset: TestSet, far_target: float = 1e-3) -> dict[str, Any]:
         """One table row: means of the per-image metrics and the verification numbers."""
         row: dict[str, Any] = {'method': res.label, 'images': len(testset.images)}

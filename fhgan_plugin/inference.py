@@ -7,7 +7,8 @@ Python::
     report = hallucinate('photos/', 'out/', weights='net_g_latest.pth', mode='photo',
                          detector_root='../shared/models/facexlib')                        # photo mode
 
-Command line: ``fhgan-hallucinate INPUT -o OUTPUT --weights W [--mode photo] …`` (``--help``).
+Command line: ``fhgan-hallucinate INPUT -o OUTPUT [--weights W] [--mode photo] …`` (``--help``); without
+``--weights`` the shipped FH-GAN generator (``fhgan_plugin/model_zoo.py``) is used.
 
 * aligned mode: every image under INPUT (a file or a folder, recursively) is an aligned LR face (28x28
   for the 112x112 ArcFace framing; any size works, the output is ``scale`` times larger); the SR face is
@@ -36,13 +37,17 @@ from torch import nn
 from tqdm import tqdm
 
 from fhgan_plugin.archs.dsnet_arch import DSNET_CONFIGS, DSNet
+from fhgan_plugin.archs.dsnet_fast import optimize_dsnet
 from fhgan_plugin.data.alignment import FaceDetector, warp_face
 from fhgan_plugin.data.degradation import canonical_degradation
 from fhgan_plugin.data.face_sr_dataset import IMG_EXTENSIONS
+from fhgan_plugin.model_zoo import DEFAULT_MODEL, SHIPPED_MODELS, resolve_weights
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_state_dict_checked, read_state_dict
 from fhgan_plugin.utils.paths import shared_root
 
 logger = logging.getLogger('fhgan_plugin')
+#: The optimised-inference settings scripts/benchmark.py measured fastest on CPU (README "Speed").
+FAST_DSNET_SETTINGS: dict[str, Any] = {'channels_last': False, 'backend': 'eager'}
 
 
 @dataclass
@@ -187,18 +192,26 @@ def hallucinate_photo(net: nn.Module, detector: FaceDetector, img_bgr: np.ndarra
     return big, faces
 
 
-def hallucinate(inputs: str, output: str, weights: str, mode: str = 'aligned', arch: dict[str, Any] | None = None,
-                batch_size: int = 64, device: str = 'auto', detector_root: str | None = None, scale: int = 4,
-                conf_threshold: float = 0.5) -> HallucinationReport:
+def hallucinate(inputs: str, output: str, weights: str | None = None, mode: str = 'aligned',
+                arch: dict[str, Any] | None = None, batch_size: int = 64, device: str = 'auto',
+                detector_root: str | None = None, scale: int = 4, conf_threshold: float = 0.5,
+                optimize: bool = True) -> HallucinationReport:
     """Hallucinate a file or folder of aligned LR faces (``mode='aligned'``) or of photos (``'photo'``).
 
-    Returns a :class:`HallucinationReport`; see the module docstring for what is written.
+    ``weights``: a generator checkpoint path or the name of a shipped model
+    (:data:`fhgan_plugin.model_zoo.SHIPPED_MODELS`); None: the default shipped model. ``optimize``: run a
+    DSNet through :func:`~fhgan_plugin.archs.dsnet_fast.optimize_dsnet` (same outputs to float tolerance,
+    faster: see ``scripts/benchmark.py``). Returns a :class:`HallucinationReport`; see the module docstring
+    for what is written.
     """
     if mode not in ('aligned', 'photo'):
         raise ValueError(f"mode must be 'aligned' or 'photo', got {mode!r}")
     dev = torch.device('cuda' if device == 'auto' and torch.cuda.is_available() else
                        ('cpu' if device == 'auto' else device))
-    net = load_generator(weights, arch, device=dev)
+    path, shipped_arch = resolve_weights(weights)
+    net = load_generator(path, arch if arch is not None else shipped_arch, device=dev)
+    if optimize and isinstance(net, DSNet):
+        net = optimize_dsnet(net, **FAST_DSNET_SETTINGS)
     root, rels = list_inputs(inputs)
     os.makedirs(output, exist_ok=True)
     if mode == 'aligned':
@@ -231,7 +244,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='an image or a folder (recursive)')
     p.add_argument('-o', '--output', required=True)
-    p.add_argument('--weights', required=True, help='generator checkpoint (BasicSR net_g_*.pth)')
+    p.add_argument('--weights', default=None,
+                   help=f'generator checkpoint (BasicSR net_g_*.pth) or a shipped model name {sorted(SHIPPED_MODELS)} '
+                        f'(default: {DEFAULT_MODEL})')
+    p.add_argument('--no-optimize', action='store_true', help='run the training module as is (no FastDSNet)')
     p.add_argument('--arch', default=None,
                    help="arch spec 'Type(key=value,...)' (default: the DSNet config that fits the weights)")
     p.add_argument('--mode', default='aligned', choices=['aligned', 'photo'])
@@ -247,7 +263,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from fhgan_plugin.evaluation.methods import parse_arch_spec
         arch = parse_arch_spec(args.arch)
     report = hallucinate(args.input, args.output, args.weights, args.mode, arch, args.batch_size, args.device,
-                         args.detector_root, args.scale, args.conf)
+                         args.detector_root, args.scale, args.conf, optimize=not args.no_optimize)
     summary = report.as_dict()
     logger.info('wrote %d files (%d faces) to %s; %d failed', summary['written'], summary['faces'], args.output,
                 len(summary['failed']))

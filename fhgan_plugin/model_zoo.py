@@ -1,0 +1,62 @@
+"""Generator weights shipped with the package, loadable by name (``fhgan-hallucinate --weights NAME``).
+
+Every shipped file was produced by this project's own training (never a file from ``../shared``); its model
+card (``fhgan_plugin/weights/<name>.md``) gives the data, options, commit and measured metrics, and
+``scripts/make_release.py`` re-creates file and card from a training checkpoint.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhgan_plugin.archs.dsnet_arch import DSNET_CONFIGS
+
+WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'weights')
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A generator file inside ``fhgan_plugin/weights`` with the architecture it needs."""
+
+    name: str
+    file: str
+    arch: dict[str, Any] = field(default_factory=dict)
+    summary: str = ''
+
+    @property
+    def path(self) -> str:
+        return os.path.join(WEIGHTS_DIR, self.file)
+
+    @property
+    def card(self) -> str:
+        return os.path.join(WEIGHTS_DIR, os.path.splitext(self.file)[0] + '.md')
+
+
+SHIPPED_MODELS: dict[str, ShippedModel] = {
+    'fhgan-x4-cpu': ShippedModel(
+        name='fhgan-x4-cpu', file='fhgan_x4_cpu.pth', arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4},
+        summary='FH-GAN generator (DSNet, cpu width), 28x28 -> 112x112 ArcFace-aligned faces, trained with '
+                'identity loss on CelebA + LFW non-pair people (options/fhgan_joint_id_cpu.yml)'),
+}
+DEFAULT_MODEL = 'fhgan-x4-cpu'
+
+
+def resolve_weights(weights: str | None) -> tuple[str, dict[str, Any] | None]:
+    """(checkpoint path, arch options or None) for a shipped model name, a file path, or None (the default model).
+
+    Raises:
+        FileNotFoundError: neither a shipped name nor an existing file (the message lists the names), or a
+            shipped file missing from the installation.
+    """
+    name = DEFAULT_MODEL if weights is None else weights
+    if name in SHIPPED_MODELS:
+        model = SHIPPED_MODELS[name]
+        if not os.path.isfile(model.path):
+            raise FileNotFoundError(f'shipped model {name!r} should be at {model.path} but is missing: reinstall '
+                                    'fhgan-plugin, or pass --weights PATH to a generator checkpoint')
+        return model.path, dict(model.arch)
+    if os.path.isfile(name):
+        return name, None
+    raise FileNotFoundError(f'--weights {name!r} is neither a file nor a shipped model; shipped models: '
+                            f'{sorted(SHIPPED_MODELS)} (default {DEFAULT_MODEL!r})')

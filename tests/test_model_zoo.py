@@ -1,0 +1,62 @@
+"""Shipped generator weights: loadable by name (the default of fhgan-hallucinate), float16, with a model card."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+import torch
+
+from fhgan_plugin.archs import DSNet
+from fhgan_plugin.inference import hallucinate, load_generator
+from fhgan_plugin.model_zoo import DEFAULT_MODEL, SHIPPED_MODELS, resolve_weights
+from tests.conftest import write_faces
+
+
+def test_unknown_name_lists_the_shipped_models(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(FileNotFoundError, match=DEFAULT_MODEL):
+        resolve_weights(str(tmp_path / 'nope.pth'))
+    path = tmp_path / 'g.pth'
+    torch.save({'params': DSNet.from_config('cpu').state_dict()}, path)
+    assert resolve_weights(str(path)) == (str(path), None)
+
+
+def test_default_model_is_shipped_float16_with_a_card() -> None:
+    model = SHIPPED_MODELS[DEFAULT_MODEL]
+    path, arch = resolve_weights(None)
+    assert path == model.path and arch['type'] == 'DSNet'
+    size = os.path.getsize(path)
+    assert size < 12 * 2**20
+    state = torch.load(path, map_location='cpu', weights_only=True)['params']
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+    card = open(model.card).read()
+    info = json.load(open(os.path.splitext(model.path)[0] + '.json'))
+    with open(path, 'rb') as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    assert info['sha256'] == sha and sha in card and info['dtype'] == 'float16'
+    assert abs(info['psnr_fp16'] - info['psnr_fp32']) < 0.05
+    net = load_generator(path, arch)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    assert net(torch.rand(1, 3, 28, 28)).shape == (1, 3, 112, 112)
+
+
+def test_hallucinate_without_weights_uses_the_shipped_model(tmp_path) -> None:  # noqa: ANN001
+    rels = write_faces(str(tmp_path / 'lr'), 3, size=28)
+    report = hallucinate(str(tmp_path / 'lr'), str(tmp_path / 'sr'))
+    assert len(report.written) == 3 and not report.failed
+    assert all(os.path.isfile(tmp_path / 'sr' / r) for r in rels)
+
+
+def test_make_release_writes_fp16_weights_and_card(tmp_path) -> None:  # noqa: ANN001
+    from scripts.make_release import main
+    torch.manual_seed(0)
+    ckpt = tmp_path / 'net_g.pth'
+    torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)
+    write_faces(str(tmp_path / 'hr'), 4, size=112)
+    info = main(['--name', DEFAULT_MODEL, '--ckpt', str(ckpt), '--options', 'options/fhgan_joint_id_cpu.yml',
+                 '--root', str(tmp_path / 'hr'), '--pairs-file', 'none', '--out-dir', str(tmp_path / 'w')])
+    assert info['dtype'] == 'float16' and info['test_images'] == 4
+    saved = torch.load(tmp_path / 'w' / SHIPPED_MODELS[DEFAULT_MODEL].file, weights_only=True)['params']
+    assert next(iter(saved.values())).dtype == torch.float16
+    assert info['sha256'] in (tmp_path / 'w' / 'fhgan_x4_cpu.md').read_text()

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The README's main-job command: set up, prepare faces from ../shared, train CPU-scale DSNet with
-# BasicSR's trainer, then compare it with PIL bicubic on 500 held-out LFW faces.
+# The README's main-job command: set up, prepare the faces from ../shared, hallucinate all 7,701 LFW pair
+# faces (degraded to 28x28) with the shipped FH-GAN generator (fhgan-x4-cpu, the default model), then
+# evaluate it against bicubic and the HR faces on all 6,000 LFW pairs (PSNR / SSIM / LPIPS / verification).
+# Training the models yourself: README "Reproduce the results" (every command is listed there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-PY="${FHGAN_VENV:-.venv}/bin/python"
+VENV="${FHGAN_VENV:-.venv}"
+PY="$VENV/bin/python"
 "$PY" scripts/prepare_data.py
-"$PY" fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_cpu.yml --auto_resume
-"$PY" scripts/eval_psnr.py --methods bicubic bilinear --dsnet-config cpu \
-  --dsnet experiments/DSNet_PSNR_x4_cpu/models/net_g_latest.pth --out results/dsnet_psnr_x4_cpu_val500.json
+"$PY" scripts/degrade_faces.py datasets/faces112/lfw_pairs results/lfw_lr28
+"$VENV/bin/fhgan-hallucinate" results/lfw_lr28 -o results/lfw_sr112
+"$PY" scripts/evaluate.py --method bicubic --method hr --method FH-GAN=fhgan-x4-cpu --lpips-images 500 \
+  --out results/eval_lfw_shipped

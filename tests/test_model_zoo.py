@@ -60,3 +60,27 @@ def test_make_release_writes_fp16_weights_and_card(tmp_path) -> None:  # noqa: A
     saved = torch.load(tmp_path / 'w' / SHIPPED_MODELS[DEFAULT_MODEL].file, weights_only=True)['params']
     assert next(iter(saved.values())).dtype == torch.float16
     assert info['sha256'] in (tmp_path / 'w' / 'fhgan_x4_cpu.md').read_text()
+
+
+def test_degrade_faces_matches_the_dataset_degradation(tmp_path) -> None:  # noqa: ANN001
+    import cv2
+    import numpy as np
+
+    from fhgan_plugin.data.degradation import canonical_degradation
+    from scripts.degrade_faces import main
+    rels = write_faces(str(tmp_path / 'hr'), 3, size=112)
+    cv2.imwrite(str(tmp_path / 'hr' / 'odd.png'), np.zeros((30, 30, 3), np.uint8))
+    report = main([str(tmp_path / 'hr'), str(tmp_path / 'lr')])
+    assert report['written'] == 3 and report['failed'][0][0] == 'odd.png'
+    hr = cv2.imread(str(tmp_path / 'hr' / rels[0]))[:, :, ::-1].copy()
+    ref = canonical_degradation(torch.from_numpy(hr).permute(2, 0, 1).float() / 255)
+    lr = cv2.imread(str(tmp_path / 'lr' / rels[0]))[:, :, ::-1].copy()
+    assert lr.shape == (28, 28, 3)
+    assert np.array_equal(lr, (ref * 255).round().byte().permute(1, 2, 0).numpy())
+
+
+def test_shipped_model_is_an_evaluation_method() -> None:
+    from fhgan_plugin.evaluation.methods import parse_method
+    m = parse_method(DEFAULT_MODEL)
+    assert m.label == DEFAULT_MODEL and m.kind == 'network' and m.checkpoint == SHIPPED_MODELS[DEFAULT_MODEL].path
+    assert parse_method(f'FH-GAN={DEFAULT_MODEL}').label == 'FH-GAN'

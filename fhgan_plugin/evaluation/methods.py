@@ -9,7 +9,8 @@ A method spec (``--method`` of ``scripts/evaluate.py``) is one of
 * ``LABEL=ARCH@CHECKPOINT``: any arch of BasicSR's ``ARCH_REGISTRY`` with keyword arguments in
   parentheses, values in YAML, e.g. ``FH-GAN=DSNet(num_feat=32,num_block=4,num_layer=4,growth=16,
   num_bottleneck=32)@experiments/FHGAN_joint_x4_cpu/models/net_g_latest.pth``,
-  ``MSRResNet=MSRResNet(upscale=4)@msrresnet.pth``. ``DSNet(config=cpu)`` selects a named DSNet config.
+  ``MSRResNet=MSRResNet(upscale=4)@msrresnet.pth``. ``DSNet(config=cpu)`` selects a named DSNet config;
+* the name of a shipped model (``fhgan_plugin.model_zoo``, e.g. ``fhgan-x4-cpu``), or ``LABEL=NAME``.
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_state_di
 from fhgan_plugin.utils.upsample import pil_upsample
 
 BUILTIN = {'bilinear': 'FR-Bilinear', 'bicubic': 'FR-Bicubic', 'hr': 'FR-HR images'}
-SPEC_HELP = ("a method is one of: 'bilinear', 'bicubic', 'hr', a BasicSR test-options .yml file, or "
-             "'LABEL=ARCH(key=value,...)@CHECKPOINT' with ARCH in BasicSR's ARCH_REGISTRY")
+SPEC_HELP = ("a method is one of: 'bilinear', 'bicubic', 'hr', a BasicSR test-options .yml file, a shipped model "
+             "name ([LABEL=]NAME), or 'LABEL=ARCH(key=value,...)@CHECKPOINT' with ARCH in BasicSR's ARCH_REGISTRY")
 _SPEC = re.compile(r'^(?P<label>[^=@]+)=(?P<arch>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<kwargs>.*)\))?@(?P<ckpt>.+)$')
 
 
@@ -155,6 +156,11 @@ def parse_method(spec: str) -> Method:
     if spec.lower() in BUILTIN:
         kind = 'hr' if spec.lower() == 'hr' else 'interp'
         return Method(label=BUILTIN[spec.lower()], kind=kind, mode=None if kind == 'hr' else spec.lower())
+    from fhgan_plugin.model_zoo import SHIPPED_MODELS, resolve_weights
+    label, _, name = spec.rpartition('=')
+    if name in SHIPPED_MODELS and '@' not in spec:
+        path, arch = resolve_weights(name)
+        return Method(label=label.strip() or name, kind='network', network_opt=arch, checkpoint=path)
     if spec.endswith(('.yml', '.yaml')):
         if not os.path.isfile(spec):
             raise MethodError(f'options file {spec!r} not found; {SPEC_HELP}')

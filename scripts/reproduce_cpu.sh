@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every command behind the README's CPU results, in order (2 CPU cores: several hours in all; each training
+# run is resumable with --auto_resume). Run from the repository root inside the venv (scripts/install.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python scripts/prepare_data.py                                                   # aligned faces + meta lists
+# DSNet-PSNR (cpu width, 2,500 iterations)
+python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_cpu.yml --auto_resume
+# stage 1: ArcFace head + shared pretrained MobileFaceNet fine-tuned on HR faces; and the from-scratch run
+python fhgan_plugin/train.py -opt options/train_arcface_cpu.yml --auto_resume \
+  --force_yml train:total_iter=340 logger:save_checkpoint_freq=150
+python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_resume
+# stage 2: GAN DSNet from scratch (critic reused by the FH-GAN runs below)
+python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
+# Table 1 ablation from DSNet-PSNR: FH-GAN without and with identity loss (the shipped model is the latter)
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume
+# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks)
+bash scripts/eval_lfw_release.sh
+# the shipped float16 generator + model card
+python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth \
+  --options options/fhgan_joint_id_cpu.yml --eval-summary results/eval_lfw_all/summary.json
+# speed
+python scripts/benchmark.py --out results/benchmark.json --md results/benchmark.md --faces results/lfw_lr28

@@ -47,7 +47,7 @@ from fhgan_plugin.utils.paths import shared_root
 
 logger = logging.getLogger('fhgan_plugin')
 #: The optimised-inference settings scripts/benchmark.py measured fastest on CPU (README "Speed").
-FAST_DSNET_SETTINGS: dict[str, Any] = {'channels_last': False, 'backend': 'eager'}
+FAST_DSNET_SETTINGS: dict[str, Any] = {'channels_last': True, 'backend': 'eager'}
 
 
 @dataclass

@@ -47,6 +47,19 @@ def test_perfectly_separated_scores() -> None:
         roc_curve(scores[same], same[same])
 
 
+def test_gap_closed_by_hand() -> None:
+    from fhgan_plugin.evaluation.report import add_gap_closed, markdown_table
+    methods = [parse_method(m) for m in ('bicubic', 'hr', 'bilinear')]
+    rows = [{'method': 'bic', 'acc': 96.0, 'acc_std': 1.0, 'acc@x': 90.0, 'acc_std@x': 1.0},
+            {'method': 'hr', 'acc': 99.0, 'acc_std': 1.0, 'acc@x': 90.0, 'acc_std@x': 1.0},
+            {'method': 'sr', 'acc': 97.5, 'acc_std': 1.0, 'acc@x': 91.0, 'acc_std@x': 1.0}]
+    assert add_gap_closed(rows, methods) is None
+    assert [r['gap'] for r in rows] == [0.0, 1.0, 0.5]
+    assert not any('gap@x' in r for r in rows)  # HR no better than bicubic with FR x: no ratio
+    assert '| sr | 97.50 ± 1.00 | 91.00 ± 1.00 | 50 % |' in markdown_table(rows)
+    assert 'bicubic and an hr' in add_gap_closed(rows[1:], methods[1:])
+
+
 def test_psnr_ssim_of_identical_images() -> None:
     x = torch.rand(2, 3, 16, 16)
     p, s = psnr_ssim_batch(x, x)

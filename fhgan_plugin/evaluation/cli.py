@@ -24,7 +24,7 @@ import yaml
 
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
 from fhgan_plugin.evaluation.methods import Method, MethodError, file_digest, parse_method
-from fhgan_plugin.evaluation.report import figure_grid, markdown_table, plot_roc, write_tables
+from fhgan_plugin.evaluation.report import add_gap_closed, figure_grid, markdown_table, plot_roc, write_tables
 from fhgan_plugin.evaluation.runner import Evaluator, load_test_set
 from fhgan_plugin.utils.paths import shared_root
 from fhgan_plugin.utils.report import emit_json
@@ -156,6 +156,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for label, (net, key, _) in extra_frs:
             rows[-1].update(ev.verification_columns(ev.extra_embeddings(m, testset, net, key), testset, label))
         logger.info('%s: %s', m.label, {k: v for k, v in rows[-1].items() if not k.startswith('_')})
+    if testset.pairs:
+        why = add_gap_closed(rows, methods)
+        if why:
+            logger.info('no "gap closed" column: %s', why)
     title = f'{testset.name}: {len(testset.images)} images' + (f', {len(testset.pairs)} pairs' if testset.pairs else '')
     meta = {'title': title, 'test_set': testset.name, 'root': args.root, 'pairs_file': pairs_file,
             'images': len(testset.images), 'pairs': len(testset.pairs or []), 'fr': fr_opt,

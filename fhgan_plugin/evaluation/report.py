@@ -27,6 +27,8 @@ def _fmt(key: str, row: dict[str, Any]) -> str:
         return f'{v:.4f}'
     if key == 'acc' or key.startswith('acc@'):
         return f'{v:.2f} ± {row[key.replace("acc", "acc_std", 1)]:.2f}'
+    if key == 'gap' or key.startswith('gap@'):
+        return f'{100 * v:.0f} %'
     if key == 'tar_at_far':
         return f'{v:.2f}'
     if key == 'seconds':
@@ -40,12 +42,36 @@ def markdown_table(rows: list[dict[str, Any]], title: str | None = None) -> str:
     extra = list(dict.fromkeys(k for r in rows for k in r if k.startswith('acc@')))
     at = next((i for i, (k, _) in enumerate(cols) if k == 'acc'), len(cols) - 1) + 1
     cols[at:at] = [(k, f'Verif. acc. (%), FR {k[4:]}') for k in extra]
+    gaps = list(dict.fromkeys(k for r in rows for k in r if k == 'gap' or k.startswith('gap@')))
+    at += len(extra)
+    cols[at:at] = [(k, 'Gap closed' + (f', FR {k[4:]}' if '@' in k else '')) for k in gaps]
     far = next((r['far_target'] for r in rows if 'far_target' in r), None)
     cols = [(k, h.replace('FAR', f'FAR={far:g}') if k == 'tar_at_far' else h) for k, h in cols]
     lines = [f'### {title}', ''] if title else []
     lines += ['| ' + ' | '.join(h for _, h in cols) + ' |', '|' + '|'.join('---' for _ in cols) + '|']
     lines += ['| ' + ' | '.join(_fmt(k, r) for k, _ in cols) + ' |' for r in rows]
     return '\n'.join(lines) + '\n'
+
+
+def add_gap_closed(rows: list[dict[str, Any]], methods: list[Method]) -> str | None:
+    """Add ``gap`` (and ``gap@label`` per extra FR network) to every row: the share of the bicubic → HR
+    verification-accuracy gap that the method closes, (acc − acc_bicubic) / (acc_HR − acc_bicubic).
+
+    Needs a bicubic and an HR row among ``rows`` (``methods`` is aligned with ``rows``); returns the reason
+    when it cannot be computed (None when it was), and leaves the rows untouched then.
+    """
+    kinds = {(m.kind, m.mode): r for m, r in zip(methods, rows)}
+    bicubic, hr = kinds.get(('interp', 'bicubic')), kinds.get(('hr', None))
+    if bicubic is None or hr is None:
+        return 'the gap closed needs both a bicubic and an hr method'
+    for key in [k for k in hr if k == 'acc' or k.startswith('acc@')]:
+        span = hr[key] - bicubic.get(key, float('nan'))
+        if not span > 0:  # also catches NaN: HR must verify better than bicubic for a ratio to mean anything
+            continue
+        for r in rows:
+            if key in r:
+                r[key.replace('acc', 'gap', 1)] = (r[key] - bicubic[key]) / span
+    return None
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:

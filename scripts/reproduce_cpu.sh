@@ -10,9 +10,11 @@ python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_cpu.yml --auto_res
 python fhgan_plugin/train.py -opt options/train_arcface_cpu.yml --auto_resume \
   --force_yml train:total_iter=340 logger:save_checkpoint_freq=150
 python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_resume
-# stage 2: GAN DSNet from scratch (critic reused by the FH-GAN runs below)
+# stage 2: GAN DSNet from scratch (the paper's stage 2; the FH-GAN runs below start from DSNet-PSNR and a
+# fresh critic, so they do not need it)
 python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
-# Table 1 ablation from DSNet-PSNR: FH-GAN without and with identity loss (the shipped model is the latter)
+# Table 1 ablation from DSNet-PSNR: FH-GAN without and with identity loss (the shipped model is the latter);
+# 600 iterations each, about 40 / 60 minutes when the two run side by side with OMP_NUM_THREADS=1 each
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume
 # all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks)

@@ -60,6 +60,20 @@ def test_gap_closed_by_hand() -> None:
     assert 'bicubic and an hr' in add_gap_closed(rows[1:], methods[1:])
 
 
+def test_figure_wraps_long_method_labels(tmp_path) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    from fhgan_plugin.evaluation.report import figure_grid
+    hr, lq = torch.zeros(1, 3, 112, 112, dtype=torch.uint8), torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+    short = figure_grid([parse_method('bicubic')], hr, lq, str(tmp_path / 'a.png'))
+    torch.save({'params': DSNet.from_config('cpu').state_dict()}, tmp_path / 'g.pth')
+    net = parse_method(f'FH-GAN w/o identity loss=DSNet(config=cpu)@{tmp_path / "g.pth"}')
+    net.load(torch.device('cpu'))
+    long = figure_grid([parse_method('bicubic'), net], hr, lq, str(tmp_path / 'b.png'))
+    (w1, h1), (w2, h2) = Image.open(short).size, Image.open(long).size
+    assert (w1, w2) == (3 * 112, 4 * 112) and h2 == h1 + 12  # one more header line, nothing cut
+
+
 def test_psnr_ssim_of_identical_images() -> None:
     x = torch.rand(2, 3, 16, 16)
     p, s = psnr_ssim_batch(x, x)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -146,11 +147,13 @@ def figure_grid(methods: list[Method], hr: torch.Tensor, lq: torch.Tensor, path:
     cols += [(m.label, m.super_resolve(lr, gt)) for m in methods if m.kind == 'network']
     cols.append(('HR', gt))
     h, w = gt.shape[-2:]
-    head, foot = 18, 14 if captions else 0
+    per_line = max(4, (w - 6) // 6)  # PIL's default bitmap font is ~6 px a character
+    heads = [textwrap.wrap(label, per_line)[:3] or [''] for label, _ in cols]  # long labels wrap, never cut
+    head, foot = 6 + 12 * max(len(t) for t in heads), 14 if captions else 0
     canvas = Image.new('RGB', (w * len(cols), head + (h + foot) * len(gt)), 'white')
     draw = ImageDraw.Draw(canvas)
-    for c, (label, imgs) in enumerate(cols):
-        draw.text((c * w + 3, 3), label[:18], fill='black')
+    for c, ((_, imgs), lines) in enumerate(zip(cols, heads)):
+        draw.text((c * w + 3, 3), '\n'.join(lines), fill='black', spacing=2)
         for r in range(len(gt)):
             canvas.paste(_tile(imgs[r]), (c * w, head + r * (h + foot)))
     for r, text in enumerate(captions or []):

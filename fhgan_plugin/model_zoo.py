@@ -23,6 +23,7 @@ class ShippedModel:
     file: str
     arch: dict[str, Any] = field(default_factory=dict)
     summary: str = ''
+    limits: str = ''
 
     @property
     def path(self) -> str:
@@ -37,7 +38,18 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
     'fhgan-x4-cpu': ShippedModel(
         name='fhgan-x4-cpu', file='fhgan_x4_cpu.pth', arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4},
         summary='FH-GAN generator (DSNet, cpu width), 28x28 -> 112x112 ArcFace-aligned faces, trained with '
-                'identity loss on CelebA + LFW non-pair people (options/fhgan_joint_id_cpu.yml)'),
+                'identity loss on CelebA + LFW non-pair people (options/fhgan_joint_id_cpu.yml)',
+        limits='CPU-scale training (reduced width, hundreds of iterations); the identity network is the shared '
+               'pretrained MobileFaceNet fine-tuned jointly, so verification with a MobileFaceNet flatters it'),
+    # The PSNR-oriented generator: the DSNet-PSNR row of the README's results and the starting point of both
+    # FH-GAN runs (options/fhgan_joint_{id,noid}_cpu.yml load this file), so they need no 45-minute stage first.
+    'dsnet-psnr-x4-cpu': ShippedModel(
+        name='dsnet-psnr-x4-cpu', file='dsnet_psnr_x4_cpu.pth',
+        arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4},
+        summary='DSNet-PSNR generator (DSNet, cpu width, pixel MSE only), 28x28 -> 112x112 ArcFace-aligned faces, '
+                'trained on CelebA + LFW non-pair people (options/train_dsnet_psnr_x4_cpu.yml)',
+        limits='CPU-scale training (reduced width, 2,500 iterations); trained for PSNR only, so it is smoother '
+               'than the FH-GAN models and recovers less identity'),
 }
 DEFAULT_MODEL = 'fhgan-x4-cpu'
 

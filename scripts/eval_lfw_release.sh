@@ -5,12 +5,13 @@
 # network trained jointly in the FH-GAN run ('joint', used in training, so it flatters FH-GAN). The table gets
 # a "gap closed" column per FR network: (acc - acc_bicubic) / (acc_HR - acc_bicubic). Add further FR
 # networks with --extra-fr LABEL=OPTIONS.yml@WEIGHTS.pth (arguments are passed on to scripts/evaluate.py).
+# DSNet-PSNR is the shipped dsnet-psnr-x4-cpu (the float16 file both FH-GAN runs start from).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DSNET='DSNet(config=cpu)'
 python scripts/evaluate.py --out results/eval_lfw_all --lpips-images 500 \
   --method bilinear --method bicubic --method hr \
-  --method "DSNet-PSNR=$DSNET@experiments/DSNet_PSNR_x4_cpu/models/net_g_latest.pth" \
+  --method "DSNet-PSNR=dsnet-psnr-x4-cpu" \
   --method "FH-GAN w/o identity=$DSNET@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_latest.pth" \
   --method "FH-GAN=$DSNET@experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth" \
   --extra-fr "joint=options/fhgan_joint_id_cpu.yml@experiments/FHGAN_joint_id_x4_cpu/models/net_fr_latest.pth" \

@@ -64,8 +64,7 @@ def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] |
              'the 7,701 LFW pairs.txt images, whose people were never trained on.',
              '- Input: ArcFace-aligned faces degraded by the canonical bilinear x4 (antialias) to 28x28, RGB in '
              '[0, 1]. Other degradations (blur, noise, JPEG) were not trained and are out of scope.',
-             '- Limits: CPU-scale training (reduced width, hundreds of iterations); the identity network is the '
-             'shared pretrained MobileFaceNet fine-tuned jointly, so verification with a MobileFaceNet flatters it.',
+             f'- Limits: {SHIPPED_MODELS[name].limits}.',
              '- Licence: the weights derive from research-only data (LFW, CelebA): research use only.']
     if eval_rows:
         extra = sorted({k for r in eval_rows for k in r if k.startswith('acc@')})

@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python scripts/prepare_data.py                                                   # aligned faces + meta lists
-# DSNet-PSNR (cpu width, 2,500 iterations)
+# DSNet-PSNR (cpu width, 2,500 iterations, 44 min with one thread) and its shipped float16 copy
+# fhgan_plugin/weights/dsnet_psnr_x4_cpu.pth, the generator start of both FH-GAN runs below
 python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_cpu.yml --auto_resume
+python scripts/make_release.py --name dsnet-psnr-x4-cpu --ckpt experiments/DSNet_PSNR_x4_cpu/models/net_g_latest.pth \
+  --options options/train_dsnet_psnr_x4_cpu.yml
 # stage 1: ArcFace head + shared pretrained MobileFaceNet fine-tuned on HR faces; and the from-scratch run
 python fhgan_plugin/train.py -opt options/train_arcface_cpu.yml --auto_resume \
   --force_yml train:total_iter=340 logger:save_checkpoint_freq=150
@@ -14,10 +17,10 @@ python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_r
 # fresh critic, so they do not need it)
 python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
 # Table 1 ablation from DSNet-PSNR: FH-GAN without and with identity loss (the shipped model is the latter);
-# 600 iterations each, about 40 / 60 minutes when the two run side by side with OMP_NUM_THREADS=1 each
+# 500 iterations each; run side by side with OMP_NUM_THREADS=1 each (times: README "Main results")
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume
-# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks)
+# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (2 FR networks)
 bash scripts/eval_lfw_release.sh
 # the shipped float16 generator + model card
 python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth \

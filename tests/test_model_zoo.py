@@ -22,9 +22,15 @@ def test_unknown_name_lists_the_shipped_models(tmp_path) -> None:  # noqa: ANN00
     assert resolve_weights(str(path)) == (str(path), None)
 
 
-def test_default_model_is_shipped_float16_with_a_card() -> None:
-    model = SHIPPED_MODELS[DEFAULT_MODEL]
+def test_default_model_is_the_fhgan_generator() -> None:
     path, arch = resolve_weights(None)
+    assert DEFAULT_MODEL == 'fhgan-x4-cpu' and path == SHIPPED_MODELS[DEFAULT_MODEL].path and arch['type'] == 'DSNet'
+
+
+@pytest.mark.parametrize('name', sorted(SHIPPED_MODELS))
+def test_shipped_model_is_float16_with_a_card(name: str) -> None:
+    model = SHIPPED_MODELS[name]
+    path, arch = resolve_weights(name)
     assert path == model.path and arch['type'] == 'DSNet'
     size = os.path.getsize(path)
     assert size < 12 * 2**20
@@ -34,7 +40,8 @@ def test_default_model_is_shipped_float16_with_a_card() -> None:
     info = json.load(open(os.path.splitext(model.path)[0] + '.json'))
     with open(path, 'rb') as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    assert info['sha256'] == sha and sha in card and info['dtype'] == 'float16'
+    assert info['sha256'] == sha and sha in card and info['dtype'] == 'float16' and info['name'] == name
+    assert model.limits and model.limits in card
     assert abs(info['psnr_fp16'] - info['psnr_fp32']) < 0.05
     net = load_generator(path, arch)
     assert all(torch.isfinite(p).all() for p in net.parameters())
@@ -118,3 +125,20 @@ def test_shipped_model_beats_bicubic_on_real_lfw_faces(shared: str, tmp_path) ->
     with torch.no_grad():
         e_hr, e_sr, e_bic = (torch.nn.functional.normalize(fr(x), dim=1) for x in (hr, sr, bic))
     assert (e_sr * e_hr).sum(1).mean() > (e_bic * e_hr).sum(1).mean()
+
+
+@pytest.mark.parametrize('opt_file', ['options/fhgan_joint_id_cpu.yml', 'options/fhgan_joint_noid_cpu.yml'])
+def test_fhgan_cpu_runs_start_from_the_shipped_dsnet_psnr(opt_file: str) -> None:
+    """The ablation pair needs no earlier stage for its generator: it loads the shipped DSNet-PSNR file, which
+    fits the run's network_g exactly."""
+    import yaml
+
+    from fhgan_plugin.evaluation.methods import build_arch
+    from fhgan_plugin.utils.checkpoint import load_state_dict_checked, read_state_dict
+    with open(opt_file) as f:
+        opt = yaml.safe_load(f)
+    model = SHIPPED_MODELS['dsnet-psnr-x4-cpu']
+    assert os.path.abspath(opt['path']['pretrain_network_g']) == model.path
+    net = build_arch(dict(opt['network_g']))
+    load_state_dict_checked(net, read_state_dict(model.path, 'params'), strict=True)
+    assert all(torch.isfinite(p).all() for p in net.parameters())

@@ -12,7 +12,9 @@ python scripts/make_release.py --name dsnet-psnr-x4-cpu --ckpt experiments/DSNet
 # stage 1: ArcFace head + shared pretrained MobileFaceNet fine-tuned on HR faces; and the from-scratch run
 python fhgan_plugin/train.py -opt options/train_arcface_cpu.yml --auto_resume \
   --force_yml train:total_iter=340 logger:save_checkpoint_freq=150
-python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_resume
+# (the independent 'scratch' FR network of the evaluation: 600 iterations, lr x0.1 at 450)
+python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_resume \
+  --force_yml train:total_iter=600 'train:scheduler:milestones=[450]' logger:save_checkpoint_freq=100
 # stage 2: GAN DSNet from scratch (the paper's stage 2; the FH-GAN runs below start from DSNet-PSNR and a
 # fresh critic, so they do not need it)
 python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
@@ -20,7 +22,7 @@ python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
 # 600 iterations each, about 45 / 60 minutes side by side with OMP_NUM_THREADS=1 each
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume
-# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (2 FR networks)
+# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks)
 bash scripts/eval_lfw_release.sh
 # the shipped float16 generator + model card
 python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth \

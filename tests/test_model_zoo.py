@@ -1,6 +1,7 @@
 """Shipped generator weights: loadable by name (the default of fhgan-hallucinate), float16, with a model card."""
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -142,3 +143,32 @@ def test_fhgan_cpu_runs_start_from_the_shipped_dsnet_psnr(opt_file: str) -> None
     net = build_arch(dict(opt['network_g']))
     load_state_dict_checked(net, read_state_dict(model.path, 'params'), strict=True)
     assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_release_evaluation_reads_the_checkpoints_its_training_runs_write() -> None:
+    """Every checkpoint scripts/eval_lfw_release.sh reads lies under experiments/<name>/ of the options file
+    that writes it (an options ``name:`` edited without the script would silently evaluate a stale run),
+    and every FR network it names builds from its options file into a 112x112 -> embedding network."""
+    import re
+
+    import yaml
+
+    from fhgan_plugin.evaluation.cli import build_fr
+    from tests.conftest import REPO
+    script = open(os.path.join(REPO, 'scripts', 'eval_lfw_release.sh')).read()
+    names = set()
+    for path in glob.glob(os.path.join(REPO, 'options', '*.yml')):
+        with open(path) as f:
+            names.add(yaml.safe_load(f)['name'])
+    ckpts = re.findall(r'experiments/([^/]+)/models/net_(?:g|fr)_latest\.pth', script)
+    assert len(ckpts) >= 4 and set(ckpts) <= names, set(ckpts) - names
+    specs = re.findall(r'--extra-fr "([^"]+)"', script)
+    assert [s.split('=')[0] for s in specs] == ['joint', 'scratch']
+    for spec in specs:
+        opt_file = spec.split('=', 1)[1].split('@')[0]
+        with open(os.path.join(REPO, opt_file)) as f:
+            run_name = yaml.safe_load(f)['name']
+        assert f'experiments/{run_name}/models/' in spec, spec  # the FR weights come from that file's own run
+        fr, _, _ = build_fr(os.path.join(REPO, opt_file), weights='')  # '' -> no pretrained file: shapes only
+        emb = fr(torch.rand(2, 3, 112, 112))
+        assert emb.shape[0] == 2 and torch.isfinite(emb).all()

@@ -5,7 +5,7 @@
 # network trained jointly in the FH-GAN run ('joint', used in training, so it flatters FH-GAN). The table gets
 # a "gap closed" column per FR network: (acc - acc_bicubic) / (acc_HR - acc_bicubic). A third FR network,
 # 'scratch', is independent of both: a MobileFaceNet trained from random weights on the training faces only
-# (options/train_arcface_scratch_cpu.yml, 600 it.), never inside any loss of the SR models. Add further FR
+# (options/train_arcface_scratch_cpu.yml, 400 it.), never inside any loss of the SR models. Add further FR
 # networks with --extra-fr LABEL=OPTIONS.yml@WEIGHTS.pth (arguments are passed on to scripts/evaluate.py).
 # DSNet-PSNR is the shipped dsnet-psnr-x4-cpu (the float16 file both FH-GAN runs start from).
 set -euo pipefail

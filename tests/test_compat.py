@@ -79,3 +79,37 @@ def test_explicit_missing_resume_state_is_a_clear_error(tmp_path) -> None:  # no
     opt = {'name': 'x', 'num_gpu': 0, 'path': {'resume_state': str(tmp_path / '12.state')}}
     with pytest.raises(FileNotFoundError, match='12.state does not exist'):
         compat.load_resume_state(opt)
+
+
+def _batches(sampler: Any, epoch: int, batch_size: int) -> list[list[int]]:
+    sampler.set_epoch(epoch)
+    loader = torch.utils.data.DataLoader(list(range(20)), batch_size=batch_size, sampler=sampler, drop_last=True)
+    return [b.tolist() for b in loader]
+
+
+def test_resumed_run_continues_the_epoch_instead_of_replaying_it() -> None:
+    from basicsr.data.data_sampler import EnlargedSampler
+    data, bs = list(range(20)), 3  # 6 iterations per epoch (the last 2 samples are dropped)
+    uninterrupted = [b for epoch in (0, 1) for b in _batches(EnlargedSampler(data, 1, 0), epoch, bs)]
+    assert len(uninterrupted) == 12 and len({tuple(b) for b in uninterrupted[:6]}) == 6
+
+    for stop in (4, 6, 8):  # inside epoch 0, exactly at its end, inside epoch 1
+        epoch = stop // 6 if stop % 6 else stop // 6 - 1  # BasicSR saves with the epoch it is in
+        compat.set_resume_position(epoch, stop, bs)
+        resumed = [b for e in range(epoch, 2) for b in _batches(EnlargedSampler(data, 1, 0), e, bs)]
+        assert resumed == uninterrupted[stop:], f'resume at iteration {stop} must see the remaining batches'
+
+    # no recorded position (a fresh run): whole epochs, and the skip never leaks into a later epoch
+    fresh = EnlargedSampler(data, 1, 0)
+    assert _batches(fresh, 0, bs) == uninterrupted[:6] and _batches(fresh, 1, bs) == uninterrupted[6:]
+
+
+def test_load_resume_state_records_the_position_for_the_sampler(tmp_path) -> None:  # noqa: ANN001
+    states = tmp_path / 'training_states'
+    states.mkdir()
+    torch.save({'epoch': 0, 'iter': 600, 'optimizers': [], 'schedulers': []}, states / '600.state')
+    opt = {'name': 'x', 'auto_resume': True, 'num_gpu': 0, 'path': {'training_states': str(states)},
+           'datasets': {'train': {'batch_size_per_gpu': 8}}}
+    assert compat.load_resume_state(opt)['iter'] == 600
+    assert compat._RESUME_POSITION == {'epoch': 0, 'iter': 600, 'batch_size': 8}
+    compat._RESUME_POSITION.clear()

@@ -14,8 +14,8 @@ DSNET='DSNet(config=cpu)'
 python scripts/evaluate.py --out results/eval_lfw_all --lpips-images 500 \
   --method bilinear --method bicubic --method hr \
   --method "DSNet-PSNR=dsnet-psnr-x4-cpu" \
-  --method "FH-GAN w/o identity=$DSNET@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_latest.pth" \
-  --method "FH-GAN=$DSNET@experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth" \
-  --extra-fr "joint=options/fhgan_joint_id_cpu.yml@experiments/FHGAN_joint_id_x4_cpu/models/net_fr_latest.pth" \
+  --method "FH-GAN w/o identity=$DSNET@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN=$DSNET@experiments/FHGAN_joint_id_x4_cpu/models/net_g_600.pth" \
+  --extra-fr "joint=options/fhgan_joint_id_cpu.yml@experiments/FHGAN_joint_id_x4_cpu/models/net_fr_600.pth" \
   --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth" \
   "$@"

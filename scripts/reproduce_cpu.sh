@@ -22,10 +22,20 @@ python fhgan_plugin/train.py -opt options/train_dsnet_gan_cpu.yml --auto_resume
 # 600 iterations each, 42 / 56 minutes side by side with OMP_NUM_THREADS=1 each (measured 2026-11-29)
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume
-# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks)
+# all methods, all 7,701 LFW pair images / 6,000 pairs, one evaluation run (3 FR networks); it names the
+# runs' net_*_600.pth checkpoints, so the extension below does not change what it evaluates
 bash scripts/eval_lfw_release.sh
 # the shipped float16 generator + model card
-python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth \
+python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id_x4_cpu/models/net_g_600.pth \
   --options options/fhgan_joint_id_cpu.yml --eval-summary results/eval_lfw_all/summary.json
 # speed
 python scripts/benchmark.py --out results/benchmark.json --md results/benchmark.md --faces results/lfw_lr28
+# measured and rejected (README "Main results"): both ablation runs continued to 1,200 iterations, then evaluated
+# (run after the release evaluation: net_*_latest.pth then holds the 1,200-iteration weights)
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume --force_yml train:total_iter=1200
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume --force_yml train:total_iter=1200
+python scripts/evaluate.py --out results/eval_lfw_1200 --lpips-images 500 --method bicubic --method hr \
+  --method "FH-GAN w/o identity=DSNet(config=cpu)@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_latest.pth" \
+  --method "FH-GAN=DSNet(config=cpu)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth" \
+  --extra-fr "joint=options/fhgan_joint_id_cpu.yml@experiments/FHGAN_joint_id_x4_cpu/models/net_fr_latest.pth" \
+  --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth"

@@ -156,12 +156,16 @@ def test_release_evaluation_reads_the_checkpoints_its_training_runs_write() -> N
     from fhgan_plugin.evaluation.cli import build_fr
     from tests.conftest import REPO
     script = open(os.path.join(REPO, 'scripts', 'eval_lfw_release.sh')).read()
-    names = set()
+    total_iter = {}
     for path in glob.glob(os.path.join(REPO, 'options', '*.yml')):
         with open(path) as f:
-            names.add(yaml.safe_load(f)['name'])
-    ckpts = re.findall(r'experiments/([^/]+)/models/net_(?:g|fr)_latest\.pth', script)
-    assert len(ckpts) >= 4 and set(ckpts) <= names, set(ckpts) - names
+            opt = yaml.safe_load(f)
+        total_iter[opt['name']] = opt.get('train', {}).get('total_iter')
+    ckpts = re.findall(r'experiments/([^/]+)/models/net_(?:g|fr)_(latest|\d+)\.pth', script)
+    assert len(ckpts) >= 4 and {n for n, _ in ckpts} <= set(total_iter), {n for n, _ in ckpts} - set(total_iter)
+    for name, it in ckpts:  # a numbered checkpoint is the end of the run its options describe
+        assert it == 'latest' or int(it) == total_iter[name], (name, it, total_iter[name])
+    assert ('FHGAN_joint_id_x4_cpu', '600') in ckpts and ('FHGAN_joint_noid_x4_cpu', '600') in ckpts
     specs = re.findall(r'--extra-fr "([^"]+)"', script)
     assert [s.split('=')[0] for s in specs] == ['joint', 'scratch']
     for spec in specs:

@@ -39,3 +39,14 @@ python scripts/evaluate.py --out results/eval_lfw_1200 --lpips-images 500 --meth
   --method "FH-GAN=DSNet(config=cpu)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth" \
   --extra-fr "joint=options/fhgan_joint_id_cpu.yml@experiments/FHGAN_joint_id_x4_cpu/models/net_fr_latest.pth" \
   --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth"
+# measured and rejected, session 9 (README "More measured and rejected"): checkpoint averaging, flip
+# self-ensemble, joint-FR lr 1e-3 (each evaluated with bicubic / HR in one run, MFN only)
+python scripts/average_checkpoints.py --out results/avg400_600.pth experiments/FHGAN_joint_id_x4_cpu/models/net_g_{400,450,500,550,600}.pth
+python scripts/average_checkpoints.py --out results/avg300_600.pth experiments/FHGAN_joint_id_x4_cpu/models/net_g_{300,350,400,450,500,550,600}.pth
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_idfr3_x4_cpu train:optim_fr:lr=0.001
+python scripts/evaluate.py --out results/eval_lfw_variants --lpips-vgg none --figure-pairs '' --method bicubic --method hr \
+  --method "FH-GAN=DSNet(config=cpu)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_600.pth" \
+  --method "avg400-600=DSNet(config=cpu)@results/avg400_600.pth" --method "avg300-600=DSNet(config=cpu)@results/avg300_600.pth" \
+  --method "FH-GAN+flip=DSNet(config=cpu,flip_ensemble=true)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_600.pth" \
+  --method "noid+flip=DSNet(config=cpu,flip_ensemble=true)@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN FR-lr 1e-3=DSNet(config=cpu)@experiments/FHGAN_joint_idfr3_x4_cpu/models/net_g_600.pth"

@@ -106,6 +106,25 @@ def test_checkpoint_of_the_wrong_arch_is_a_clear_error(tmp_path) -> None:  # noq
     parse_method(f'right={TINY_SPEC}@{ckpt}').load(torch.device('cpu'))
 
 
+def test_flip_ensemble_averages_the_mirrored_output(tmp_path) -> None:  # noqa: ANN001
+    ckpt = str(tmp_path / 'net_g.pth')
+    _save_dsnet(ckpt, 0)
+    plain = parse_method(f'plain={TINY_SPEC}@{ckpt}')
+    ens = parse_method(f'ens={TINY_SPEC[:-1]},flip_ensemble=true)@{ckpt}')
+    assert plain.cache_key() != ens.cache_key()
+    for m in (plain, ens):
+        m.load(torch.device('cpu'))
+    lq = torch.rand(2, 3, 28, 28)
+    gt = torch.zeros(2, 3, 112, 112)
+    with torch.no_grad():
+        expected = 0.5 * (plain.net(lq) + plain.net(lq.flip(-1)).flip(-1))
+    expected = (expected.clamp(0, 1) * 255).round() / 255
+    assert torch.equal(ens.super_resolve(lq, gt), expected)
+    assert not torch.equal(ens.super_resolve(lq, gt), plain.super_resolve(lq, gt))
+    # a mirrored face gives the mirrored output: the ensemble is exactly flip-equivariant
+    assert torch.equal(ens.super_resolve(lq.flip(-1), gt), ens.super_resolve(lq, gt).flip(-1))
+
+
 def test_dsnet_named_config_and_test_options_file(tmp_path) -> None:  # noqa: ANN001
     ckpt = str(tmp_path / 'cpu.pth')
     torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)

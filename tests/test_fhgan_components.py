@@ -11,6 +11,7 @@ from torch import nn
 
 from fhgan_plugin.archs import ArcMarginHead, FaceEmbedder, FHCritic, FHIResNet, FHMobileFaceNet
 from fhgan_plugin.losses import ArcFaceLoss, FHPerceptualLoss, IdentityLoss, WGANGPLoss, gradient_penalty
+from fhgan_plugin.losses.identity_loss import random_view
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_checkpoint
 from tests.fixtures_iresnet34 import expected_keys, expected_param_count
 
@@ -197,6 +198,45 @@ def test_identity_loss_trainable_fr_and_options() -> None:
     built = LOSS_REGISTRY.get('IdentityLoss')(network_fr={'backbone': {'type': 'FHMobileFaceNet',
                                                                         'embedding_size': 8}})
     assert isinstance(built.embedder, FaceEmbedder)
+
+
+def test_random_view_transforms_sr_and_hr_alike() -> None:
+    torch.manual_seed(3)
+    hr = torch.rand(6, 3, 20, 20)
+    sr = hr * 0.5
+    sr_v, hr_v = random_view(sr, hr, max_shift=2)
+    assert sr_v.shape == hr_v.shape == hr.shape
+    assert torch.allclose(sr_v, hr_v * 0.5)  # one geometric transform per pair, shared by SR and HR
+    padded = nn.functional.pad(hr, [2] * 4, mode='replicate')
+    for i in range(6):  # each view is a flip and/or shift of its own face, nothing else
+        views = [padded[i, :, y:y + 20, x:x + 20] for y in range(5) for x in range(5)]
+        views += [v.flip(-1) for v in views]
+        assert any(torch.equal(hr_v[i], v) for v in views)
+    flips, _ = random_view(hr, hr, max_shift=0)
+    flipped = [torch.equal(flips[i], hr[i].flip(-1)) for i in range(6)]
+    kept = [torch.equal(flips[i], hr[i]) for i in range(6)]
+    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped)
+
+
+def test_identity_loss_augmented_views() -> None:
+    emb = _tiny_embedder().eval()
+    hr = torch.rand(4, 3, 112, 112)
+    plain = IdentityLoss(embedder=emb, frozen=True)
+    aug = IdentityLoss(embedder=emb, frozen=True, augment_views=2, max_shift=4)
+    assert aug(hr, hr).item() == pytest.approx(0.0, abs=1e-10)
+    gen = nn.Conv2d(3, 3, 3, 1, 1)
+    sr = gen(hr)
+    torch.manual_seed(0)
+    value = aug(sr, hr)
+    torch.manual_seed(0)
+    v1, h1 = random_view(sr, hr, 4)
+    v2, h2 = random_view(sr, hr, 4)
+    expected = (plain(sr, hr) + plain(v1, h1) + plain(v2, h2)) / 3
+    assert torch.allclose(value, expected, rtol=1e-5)
+    value.backward()
+    assert gen.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='>= 0'):
+        IdentityLoss(embedder=emb, augment_views=-1)
 
 
 @pytest.fixture(scope='module')

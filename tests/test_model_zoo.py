@@ -8,6 +8,7 @@ import os
 
 import pytest
 import torch
+from torch import nn
 
 from fhgan_plugin.archs import DSNet
 from fhgan_plugin.inference import hallucinate, load_generator
@@ -176,3 +177,22 @@ def test_release_evaluation_reads_the_checkpoints_its_training_runs_write() -> N
         fr, _, _ = build_fr(os.path.join(REPO, opt_file), weights='')  # '' -> no pretrained file: shapes only
         emb = fr(torch.rand(2, 3, 112, 112))
         assert emb.shape[0] == 2 and torch.isfinite(emb).all()
+
+
+def test_average_checkpoints_script(tmp_path) -> None:  # noqa: ANN001
+    from scripts.average_checkpoints import average_state_dicts, main
+
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        net[1].num_batches_tracked += seed + 1
+        torch.save({'params': net.state_dict()}, tmp_path / f'n{seed}.pth')
+        nets.append(net.state_dict())
+    out = main([str(tmp_path / f'n{i}.pth') for i in range(3)] + ['--out', str(tmp_path / 'avg.pth')])
+    avg = torch.load(out, weights_only=True)['params']
+    assert torch.allclose(avg['0.weight'], (nets[0]['0.weight'] + nets[1]['0.weight'] + nets[2]['0.weight']) / 3)
+    assert avg['1.num_batches_tracked'].item() == 1  # integer buffers: the first checkpoint's
+    torch.save({'params': nn.Conv2d(3, 5, 3).state_dict()}, tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match='not the same network'):
+        average_state_dicts([str(tmp_path / 'n0.pth'), str(tmp_path / 'other.pth')])

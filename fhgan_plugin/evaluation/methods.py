@@ -10,6 +10,8 @@ A method spec (``--method`` of ``scripts/evaluate.py``) is one of
   parentheses, values in YAML, e.g. ``FH-GAN=DSNet(num_feat=32,num_block=4,num_layer=4,growth=16,
   num_bottleneck=32)@experiments/FHGAN_joint_x4_cpu/models/net_g_latest.pth``,
   ``MSRResNet=MSRResNet(upscale=4)@msrresnet.pth``. ``DSNet(config=cpu)`` selects a named DSNet config;
+  ``flip_ensemble=true`` (any arch) averages the outputs for the face and its mirror image (test-time
+  self-ensemble, 2x the time);
 * the name of a shipped model (``fhgan_plugin.model_zoo``, e.g. ``fhgan-x4-cpu``), or ``LABEL=NAME``.
 """
 from __future__ import annotations
@@ -70,7 +72,8 @@ class Method:
         """Build the network and load its checkpoint (network methods only)."""
         if self.kind != 'network' or self.net is not None:
             return
-        self.net = build_arch(self.network_opt).eval().to(device)
+        opt = {k: v for k, v in self.network_opt.items() if k != 'flip_ensemble'}
+        self.net = build_arch(opt).eval().to(device)
         try:
             load_state_dict_checked(self.net, read_state_dict(self.checkpoint, self.param_key),
                                     source=self.checkpoint)
@@ -89,7 +92,11 @@ class Method:
         if self.net is None:
             raise RuntimeError(f'method {self.label!r}: call load() first')
         device = next(self.net.parameters()).device
-        out = self.net(lq.to(device)).float().clamp(0, 1).cpu()
+        lq = lq.to(device)
+        out = self.net(lq).float()
+        if self.network_opt.get('flip_ensemble'):
+            out = 0.5 * (out + self.net(lq.flip(-1)).float().flip(-1))
+        out = out.clamp(0, 1).cpu()
         if out.shape[-2:] != gt.shape[-2:]:
             raise ValueError(f'method {self.label!r} returned {tuple(out.shape[-2:])} for a '
                              f'{tuple(lq.shape[-2:])} input, expected {tuple(gt.shape[-2:])}: wrong upscale?')

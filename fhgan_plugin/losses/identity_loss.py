@@ -32,6 +32,8 @@ class IdentityLoss(nn.Module):
         distance: 'mse' or 'cosine' (1 − cos).
         normalize: L2-normalise embeddings before 'mse'.
         loss_weight: λ4 of eq. 10.
+        augment_views: Extra randomly flipped / shifted views of each pair (0: the plain loss).
+        max_shift: Largest shift, in pixels, of an extra view (0: flips only).
         reduction: 'mean' | 'sum' | 'none' over the batch.
 
     Shapes:
@@ -40,12 +42,16 @@ class IdentityLoss(nn.Module):
 
     def __init__(self, network_fr: dict[str, Any] | None = None, embedder: nn.Module | None = None,
                  frozen: bool = True, distance: str = 'mse', normalize: bool = True, loss_weight: float = 1.0,
-                 reduction: str = 'mean') -> None:
+                 augment_views: int = 0, max_shift: int = 0, reduction: str = 'mean') -> None:
         super().__init__()
         if (network_fr is None) == (embedder is None):
             raise ValueError('IdentityLoss needs exactly one of network_fr (options) or embedder (a module)')
         if distance not in ('mse', 'cosine'):
             raise ValueError(f"distance must be 'mse' or 'cosine', got {distance!r}")
+        if augment_views < 0 or max_shift < 0:
+            raise ValueError(f'augment_views and max_shift must be >= 0, got {augment_views} and {max_shift}')
+        self.augment_views = augment_views
+        self.max_shift = max_shift
         self.embedder = embedder if embedder is not None else FaceEmbedder(**network_fr)
         self.frozen = frozen
         self.distance = distance
@@ -64,6 +70,15 @@ class IdentityLoss(nn.Module):
         return self
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        per_sample = self.per_sample_distance(sr, hr)
+        for _ in range(self.augment_views):
+            sr_v, hr_v = random_view(sr, hr, self.max_shift)
+            per_sample = per_sample + self.per_sample_distance(sr_v, hr_v)
+        per_sample = per_sample / (1 + self.augment_views)
+        return self.loss_weight * reduce(per_sample, self.reduction)
+
+    def per_sample_distance(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """(N,) embedding distances of SR to HR; no gradient through the HR embedding."""
         e_sr = self.embedder(sr)
         with torch.no_grad():
             e_hr = self.embedder(hr)
@@ -73,4 +88,27 @@ class IdentityLoss(nn.Module):
             if self.normalize:
                 e_sr, e_hr = F.normalize(e_sr, dim=1), F.normalize(e_hr, dim=1)
             per_sample = (e_sr - e_hr).pow(2).mean(1)
-        return self.loss_weight * reduce(per_sample, self.reduction)
+        return per_sample
+
+
+def random_view(sr: torch.Tensor, hr: torch.Tensor, max_shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random flip (p = 0.5) and shift (up to ``max_shift`` px) of each SR/HR pair.
+
+    Args:
+        sr, hr: (N, C, H, W) pairs.
+        max_shift: Largest shift in pixels; borders are edge-replicated.
+
+    Returns:
+        (sr_view, hr_view), both (N, C, H, W).
+    """
+    n, _, h, w = sr.shape
+    flip = torch.rand(n, device=sr.device) < 0.5
+    both = torch.cat([sr, hr], 0)
+    both = torch.where(torch.cat([flip, flip])[:, None, None, None], both.flip(-1), both)
+    if max_shift > 0:
+        both = F.pad(both, [max_shift] * 4, mode='replicate')
+        dy = torch.randint(0, 2 * max_shift + 1, (n,)).tolist()
+        dx = torch.randint(0, 2 * max_shift + 1, (n,)).tolist()
+        crops = [both[i, :, dy[i % n]:dy[i % n] + h, dx[i % n]:dx[i % n] + w] for i in range(2 * n)]
+        both = torch.stack(crops)
+    return both[:n], both[n:]

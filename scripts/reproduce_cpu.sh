@@ -50,3 +50,8 @@ python scripts/evaluate.py --out results/eval_lfw_variants --lpips-vgg none --fi
   --method "FH-GAN+flip=DSNet(config=cpu,flip_ensemble=true)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_600.pth" \
   --method "noid+flip=DSNet(config=cpu,flip_ensemble=true)@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_600.pth" \
   --method "FH-GAN FR-lr 1e-3=DSNet(config=cpu)@experiments/FHGAN_joint_idfr3_x4_cpu/models/net_g_600.pth"
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_idaug_x4_cpu train:identity_opt:augment_views=1 train:identity_opt:max_shift=4
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_idaug8_x4_cpu train:identity_opt:augment_views=1 train:identity_opt:max_shift=8
+python scripts/evaluate.py --out results/eval_lfw_variants --lpips-vgg none --figure-pairs '' --method bicubic --method hr \
+  --method "FH-GAN id-aug shift4=DSNet(config=cpu)@experiments/FHGAN_joint_idaug_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN id-aug shift8=DSNet(config=cpu)@experiments/FHGAN_joint_idaug8_x4_cpu/models/net_g_600.pth"

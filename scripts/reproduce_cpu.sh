@@ -55,3 +55,9 @@ python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml nam
 python scripts/evaluate.py --out results/eval_lfw_variants --lpips-vgg none --figure-pairs '' --method bicubic --method hr \
   --method "FH-GAN id-aug shift4=DSNet(config=cpu)@experiments/FHGAN_joint_idaug_x4_cpu/models/net_g_600.pth" \
   --method "FH-GAN id-aug shift8=DSNet(config=cpu)@experiments/FHGAN_joint_idaug8_x4_cpu/models/net_g_600.pth"
+# measured and rejected, session 10: joint-FR SGD lr 1e-5; joint FR started from the shared MobileFaceNet (no stage 1)
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_idfr5_x4_cpu train:optim_fr:lr=0.00001
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_idmfn_x4_cpu path:pretrain_network_fr=~
+python scripts/evaluate.py --out results/eval_lfw_s10 --lpips-vgg none --figure-pairs '' --method bicubic --method hr \
+  --method "FH-GAN FR-lr 1e-5=DSNet(config=cpu)@experiments/FHGAN_joint_idfr5_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN FR from MFN=DSNet(config=cpu)@experiments/FHGAN_joint_idmfn_x4_cpu/models/net_g_600.pth"

@@ -209,6 +209,9 @@ def test_cli_on_real_lfw_pairs(shared: str, tmp_path) -> None:  # noqa: ANN001
     rows = {r['method']: r for r in summary['rows']}
     for r in rows.values():  # the same FR as an extra FR reproduces the main column exactly
         assert r['acc@again'] == pytest.approx(r['acc']) and r['acc_std@again'] == pytest.approx(r['acc_std'])
+        assert len(r['acc_folds']) == 10 and np.mean(r['acc_folds']) == pytest.approx(r['acc'])
+        assert np.std(r['acc_folds']) == pytest.approx(r['acc_std']) and r['acc_folds@again'] == r['acc_folds']
+    assert 'acc_folds' not in open(os.path.join(out, 'results.csv')).readline()  # lists: results.json only
     assert 'Verif. acc. (%), FR again' in open(os.path.join(out, 'results.md')).read()
     assert summary['pairs'] == 20 and summary['images'] == len(rels)
     bil, bic, hr = rows['FR-Bilinear'], rows['FR-Bicubic'], rows['FR-HR images']

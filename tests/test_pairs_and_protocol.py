@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fhgan_plugin.data.pairs import parse_cfp_pairs, parse_lfw_pairs, unique_images
-from fhgan_plugin.metrics.verification import best_threshold, kfold_verification
+from fhgan_plugin.metrics.verification import best_threshold, kfold_verification, paired_fold_difference
 
 
 def test_lfw_pairs_synthetic(tmp_path) -> None:  # noqa: ANN001
@@ -107,3 +107,33 @@ def test_kfold_default_folds_and_errors() -> None:
     assert res.accuracy == 1.0 and len(res.fold_accuracies) == 10
     with pytest.raises(ValueError, match='NaN'):
         kfold_verification(np.array([np.nan, 1.0]), np.array([True, False]), np.array([0, 1]))
+
+
+def test_paired_fold_difference_and_compare_script(tmp_path) -> None:  # noqa: ANN001
+    """A lead that is small against each method's fold std but steady fold by fold."""
+    import json
+
+    from scripts.compare_folds import main as compare_main
+
+    hard = np.array([94.0, 99.0, 96.0, 98.0, 95.0])  # fold difficulty shared by both methods
+    a, b = hard + np.array([0.5, 0.7, 0.6, 0.4, 0.8]), hard
+    c = paired_fold_difference(list(a), list(b))
+    assert c.differences == pytest.approx([0.5, 0.7, 0.6, 0.4, 0.8])
+    assert c.mean == pytest.approx(0.6) and c.std == pytest.approx(np.std([0.5, 0.7, 0.6, 0.4, 0.8]))
+    assert (c.folds_a_better, c.folds_b_better) == (5, 0)
+    assert c.mean < np.std(b)  # inside either method's own fold spread ...
+    with pytest.raises(ValueError, match='same number'):
+        paired_fold_difference([1.0, 2.0], [1.0, 2.0, 3.0])
+    rows = [{'method': 'A', 'acc': float(a.mean()), 'acc_std': float(a.std()), 'acc_folds': list(a),
+             'acc@x': 90.0, 'acc_std@x': 1.0, 'acc_folds@x': [89.0, 91.0, 90.0, 90.0, 90.0]},
+            {'method': 'B', 'acc': float(b.mean()), 'acc_std': float(b.std()), 'acc_folds': list(b)}]
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps({'rows': rows}))
+    out = compare_main([str(path), '--a', 'A', '--b', 'B', '--out', str(tmp_path / 'cmp.json')])
+    assert out['mean'] == pytest.approx(0.6) and out['folds_a_better'] == 5
+    assert not out['lead_over_both_fold_stds'] and out['lead_over_paired_std']  # ... but steady
+    assert json.loads((tmp_path / 'cmp.json').read_text())['acc_b'] == pytest.approx(b.mean())
+    with pytest.raises(KeyError, match='no method'):
+        compare_main([str(path), '--a', 'A', '--b', 'C'])
+    with pytest.raises(KeyError, match='acc_folds@x'):
+        compare_main([str(path), '--a', 'A', '--b', 'B', '--fr', 'x'])

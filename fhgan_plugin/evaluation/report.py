@@ -85,13 +85,15 @@ def write_tables(rows: list[dict[str, Any]], out_dir: str, meta: dict[str, Any])
     paths = {k: os.path.join(out_dir, f'results.{k}') for k in ('md', 'csv', 'json')}
     with open(paths['md'], 'w') as f:
         f.write(markdown_table(rows, meta.get('title')))
-    keys = sorted({k for r in rows for k in public(r)}, key=lambda k: [c for c, _ in COLUMNS].index(k)
-                  if k in [c for c, _ in COLUMNS] else 100)
+    # per-fold lists (acc_folds, acc_folds@label) go to results.json only: CSV holds one number per cell
+    order = [c for c, _ in COLUMNS]
+    keys = sorted({k for r in rows for k, v in public(r).items() if not isinstance(v, list)},
+                  key=lambda k: order.index(k) if k in order else 100)
     with open(paths['csv'], 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for r in rows:
-            w.writerow(public(r))
+            w.writerow({k: v for k, v in public(r).items() if k in keys})
     with open(paths['json'], 'w') as f:
         json.dump({**meta, 'rows': [public(r) for r in rows]}, f, indent=2)
     return paths

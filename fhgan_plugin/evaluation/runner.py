@@ -214,10 +214,12 @@ class Evaluator:
 
     @staticmethod
     def verification_columns(emb: torch.Tensor, testset: TestSet, label: str) -> dict[str, float]:
-        """``acc@label`` and ``acc_std@label`` (10-fold protocol) from embeddings of every test image."""
+        """``acc@label``, ``acc_std@label`` and the per-fold ``acc_folds@label`` (10-fold protocol) from
+        embeddings of every test image."""
         i1, i2, same, folds = testset.pair_index
         v = kfold_verification((emb[i1] * emb[i2]).sum(1).double().numpy(), same, folds)
-        return {f'acc@{label}': 100 * v.accuracy, f'acc_std@{label}': 100 * v.std}
+        return {f'acc@{label}': 100 * v.accuracy, f'acc_std@{label}': 100 * v.std,
+                f'acc_folds@{label}': [100 * a for a in v.fold_accuracies]}
 
     def summarize(self, res: MethodResult, testset: TestSet, far_target: float = 1e-3) -> dict[str, Any]:
         """One table row: means of the per-image metrics and the verification numbers."""
@@ -233,6 +235,7 @@ class Evaluator:
             v = kfold_verification(scores, same, folds)
             far, tar, _ = roc_curve(scores, same)
             row.update(pairs=len(same), acc=100 * v.accuracy, acc_std=100 * v.std,
+                       acc_folds=[100 * a for a in v.fold_accuracies],
                        tar_at_far=100 * tar_at_far(scores, same, far_target), far_target=far_target,
                        auc=roc_auc(scores, same))
             row['_roc'] = (far, tar)

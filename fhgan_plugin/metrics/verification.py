@@ -69,6 +69,40 @@ def kfold_verification(scores: np.ndarray, issame: np.ndarray, folds: np.ndarray
     return VerificationResult(float(np.mean(accs)), float(np.std(accs)), accs, ths)
 
 
+@dataclass
+class PairedFoldComparison:
+    """Method A minus method B, fold by fold, on the same folds (accuracies in percent)."""
+    differences: list[float]
+    mean: float
+    std: float
+    folds_a_better: int
+    folds_b_better: int
+
+
+def paired_fold_difference(folds_a: list[float], folds_b: list[float]) -> PairedFoldComparison:
+    """Per-fold accuracy differences A − B of two methods evaluated on the same folds.
+
+    Two methods on the same pairs share most of their fold-to-fold variation (some folds are harder for
+    every method), so the std of the paired difference is the spread to compare a lead with; each method's
+    own fold std overstates it.
+
+    Args:
+        folds_a: per-fold accuracies of method A (``acc_folds`` of an evaluation row).
+        folds_b: the same for method B, same folds in the same order.
+
+    Raises:
+        ValueError: different numbers of folds, fewer than 2 folds, or non-finite values.
+    """
+    a, b = np.asarray(folds_a, dtype=np.float64), np.asarray(folds_b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f'need the same number (>= 2) of folds for both methods, got {a.shape} and {b.shape}')
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError('fold accuracies contain NaN or inf')
+    d = a - b
+    return PairedFoldComparison([float(x) for x in d], float(d.mean()), float(d.std()), int((d > 0).sum()),
+                                int((d < 0).sum()))
+
+
 def roc_curve(scores: np.ndarray, issame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC over all pairs: (FAR, TAR, thresholds), thresholds descending, "same" when ``score > threshold``.
 

@@ -9,7 +9,9 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
      ``site-packages``), experiments, results and tb_logger go to the current working directory instead;
    * it swaps the caller's ``load_resume_state`` for :func:`load_resume_state` below. This is how the
      patch reaches ``python -m basicsr.train``, where ``train.py`` runs as ``__main__`` and defines its
-     own copy after the plugin was imported.
+     own copy after the plugin was imported;
+   * it seeds the RNGs again with the final ``manual_seed``: BasicSR seeds before it applies
+     ``--force_yml``, so ``--force_yml manual_seed=1`` was logged but not used.
 3. :func:`load_resume_state`: BasicSR's calls ``torch.cuda.current_device()`` and maps every tensor to
    CUDA, which crashes on CPU; this one maps to CUDA only when ``num_gpu > 0`` and CUDA is there, finds
    ``--auto_resume`` states under the experiment's own ``training_states`` folder (BasicSR looks in a
@@ -197,7 +199,13 @@ def _wrap_parse_options(orig: Callable) -> Callable:
         caller = sys._getframe(1).f_globals
         if _is_basicsr_loader(caller.get('load_resume_state')):
             caller['load_resume_state'] = load_resume_state
-        return orig(resolve_root(root_path), is_train)
+        opt, args = orig(resolve_root(root_path), is_train)
+        # BasicSR seeds the RNGs *before* applying --force_yml, so `--force_yml manual_seed=1` was logged but
+        # ignored (two "seeds" gave byte-identical weights). Seeding again with the final value fixes it and,
+        # without an override, restores exactly the state BasicSR had set (nothing draws random numbers between).
+        from basicsr.utils import set_random_seed
+        set_random_seed(opt['manual_seed'] + opt['rank'])
+        return opt, args
 
     setattr(parse_options, _PATCHED_ATTR, True)
     return parse_options

@@ -61,3 +61,11 @@ python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml nam
 python scripts/evaluate.py --out results/eval_lfw_s10 --lpips-vgg none --figure-pairs '' --method bicubic --method hr \
   --method "FH-GAN FR-lr 1e-5=DSNet(config=cpu)@experiments/FHGAN_joint_idfr5_x4_cpu/models/net_g_600.pth" \
   --method "FH-GAN FR from MFN=DSNet(config=cpu)@experiments/FHGAN_joint_idmfn_x4_cpu/models/net_g_600.pth"
+# session 10: seed replicate of the ablation pair. Run before the parse_options re-seeding patch, these gave weights
+# byte-identical to the seed-0 runs (BasicSR seeded before applying --force_yml); with the patch they are real replicates.
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed1_x4_cpu manual_seed=1
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed1_x4_cpu manual_seed=1
+# paired per-fold comparison of the ablation pair (docs/results/ablation_paired_folds.json), after scripts/eval_lfw_release.sh
+python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity"
+python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr joint
+python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr scratch

@@ -113,3 +113,26 @@ def test_load_resume_state_records_the_position_for_the_sampler(tmp_path) -> Non
     assert compat.load_resume_state(opt)['iter'] == 600
     assert compat._RESUME_POSITION == {'epoch': 0, 'iter': 600, 'batch_size': 8}
     compat._RESUME_POSITION.clear()
+
+
+def test_force_yml_manual_seed_is_the_seed_used(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """BasicSR seeds before applying --force_yml; the patched parse_options seeds with the final value."""
+    import basicsr.utils.options
+
+    yml = tmp_path / 'tiny.yml'
+    yml.write_text('name: seed_check\nmodel_type: SRModel\nscale: 4\nnum_gpu: 0\nmanual_seed: 0\n'
+                   'datasets: {}\npath: {}\n')
+
+    def first_draw(*force: str) -> tuple[int, float]:
+        argv = ['train.py', '-opt', str(yml)] + (['--force_yml', *force] if force else [])
+        monkeypatch.setattr('sys.argv', argv)
+        opt, _ = basicsr.utils.options.parse_options(str(tmp_path), is_train=False)
+        return opt['manual_seed'], torch.rand(1).item()
+
+    assert getattr(basicsr.utils.options.parse_options, compat._PATCHED_ATTR, False)
+    seed0, draw0 = first_draw()
+    seed1, draw1 = first_draw('manual_seed=1')
+    torch.manual_seed(1)
+    assert (seed0, seed1) == (0, 1) and draw1 == torch.rand(1).item() != draw0
+    torch.manual_seed(0)
+    assert draw0 == torch.rand(1).item()  # without an override: the same state BasicSR had set

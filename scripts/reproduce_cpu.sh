@@ -65,6 +65,18 @@ python scripts/evaluate.py --out results/eval_lfw_s10 --lpips-vgg none --figure-
 # byte-identical to the seed-0 runs (BasicSR seeded before applying --force_yml); with the patch they are real replicates.
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed1_x4_cpu manual_seed=1
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed1_x4_cpu manual_seed=1
+# session 11: the seed-1 pair above (interrupted at it. 50 by the session end, resumed with --auto_resume) and a
+# seed-2 pair, then all three seeds evaluated in one run (docs/results/ablation_seeds.json, README "Seed variance")
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed2_x4_cpu manual_seed=2
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed2_x4_cpu manual_seed=2
+python scripts/evaluate.py --out results/eval_lfw_seeds --lpips-images 500 --figure-pairs '' --method bicubic --method hr \
+  --method "FH-GAN w/o identity=DSNet(config=cpu)@experiments/FHGAN_joint_noid_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN=DSNet(config=cpu)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_600.pth" \
+  --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth" \
+  --method "FH-GAN w/o identity seed 1=DSNet(config=cpu)@experiments/FHGAN_joint_noid_seed1_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN seed 1=DSNet(config=cpu)@experiments/FHGAN_joint_id_seed1_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN w/o identity seed 2=DSNet(config=cpu)@experiments/FHGAN_joint_noid_seed2_x4_cpu/models/net_g_600.pth" \
+  --method "FH-GAN seed 2=DSNet(config=cpu)@experiments/FHGAN_joint_id_seed2_x4_cpu/models/net_g_600.pth"
 # paired per-fold comparison of the ablation pair (docs/results/ablation_paired_folds.json), after scripts/eval_lfw_release.sh
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity"
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr joint

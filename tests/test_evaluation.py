@@ -74,6 +74,14 @@ def test_figure_wraps_long_method_labels(tmp_path) -> None:  # noqa: ANN001
     assert (w1, w2) == (3 * 112, 4 * 112) and h2 == h1 + 12  # one more header line, nothing cut
 
 
+def test_figure_shows_each_pair_image_once() -> None:
+    from fhgan_plugin.data.pairs import Pair
+    from fhgan_plugin.evaluation.cli import figure_images
+    pairs = [Pair('a/1', 'a/2', True, 0), Pair('b/1', 'c/1', False, 0), Pair('b/1', 'd/1', False, 0)]
+    # pairs 1 and 2 share b/1 (LFW's default picks 300, 301 do): one row each, in order; index 7 is dropped
+    assert figure_images(pairs, [0, 1, 2, 7]) == ['a/1', 'a/2', 'b/1', 'c/1', 'd/1']
+
+
 def test_psnr_ssim_of_identical_images() -> None:
     x = torch.rand(2, 3, 16, 16)
     p, s = psnr_ssim_batch(x, x)

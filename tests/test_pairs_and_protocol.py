@@ -137,3 +137,36 @@ def test_paired_fold_difference_and_compare_script(tmp_path) -> None:  # noqa: A
         compare_main([str(path), '--a', 'A', '--b', 'C'])
     with pytest.raises(KeyError, match='acc_folds@x'):
         compare_main([str(path), '--a', 'A', '--b', 'B', '--fr', 'x'])
+
+
+def test_compare_seeds_spread_and_paired_lead(tmp_path) -> None:  # noqa: ANN001
+    """Per-seed leads, their sample std over seeds, and gap / PSNR spread of seed replicates."""
+    import json
+    import statistics
+
+    from scripts.compare_seeds import main as seeds_main
+
+    def row(method: str, acc: float, psnr: float, gap: float) -> dict:
+        return {'method': method, 'acc': acc, 'acc_std': 0.8, 'gap': gap, 'psnr': psnr, 'ssim': 0.85,
+                'lpips': None, 'acc@x': acc - 10, 'acc_std@x': 1.5}
+
+    rows = [row('A', 97.4, 29.1, 0.46), row('A1', 97.1, 29.2, 0.36), row('A2', 97.3, 29.0, 0.43),
+            row('B', 96.6, 30.7, 0.19), row('B1', 96.9, 30.6, 0.29), row('B2', 96.5, 30.8, 0.16)]
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps({'rows': rows}))
+    out = seeds_main([str(path), '--a', 'A, A1, A2', '--b', 'B,B1,B2', '--out', str(tmp_path / 's.json')])
+    leads = [0.8, 0.2, 0.8]
+    assert out['lead']['per_seed'] == pytest.approx(leads)
+    assert out['lead']['mean'] == pytest.approx(0.6) and out['lead']['std'] == pytest.approx(statistics.stdev(leads))
+    assert (out['lead']['seeds_a_better'], out['lead']['seeds_b_better']) == (3, 0)
+    assert out['lead_over_seed_std'] and not out['lead_over_both_mean_fold_stds']  # 0.6 < fold std 0.8
+    assert out['a']['acc_over_seeds']['mean'] == pytest.approx(97.2666, abs=1e-3)
+    assert out['b']['psnr_over_seeds']['std'] == pytest.approx(0.1)
+    assert out['a']['lpips_over_seeds'] == {'mean': None, 'std': None}
+    assert json.loads((tmp_path / 's.json').read_text())['seeds'] == 3
+    scratch = seeds_main([str(path), '--a', 'A,A1', '--b', 'B,B1', '--fr', 'x'])
+    assert scratch['fr'] == 'x' and scratch['lead']['per_seed'] == pytest.approx([0.8, 0.2])
+    with pytest.raises(ValueError, match='same number'):
+        seeds_main([str(path), '--a', 'A,A1', '--b', 'B'])
+    with pytest.raises(KeyError, match='no method'):
+        seeds_main([str(path), '--a', 'A,A9', '--b', 'B,B1'])

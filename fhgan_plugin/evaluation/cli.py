@@ -174,11 +174,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     picks = [int(i) for i in args.figure_pairs.split(',') if i.strip()] if testset.pairs else []
     if picks or not testset.pairs:
         index = {r: i for i, r in enumerate(testset.images)}
-        if testset.pairs:
-            picks = [i for i in picks if i < len(testset.pairs)]
-            rels = [r for i in picks for r in (testset.pairs[i].path1, testset.pairs[i].path2)]
-        else:
-            rels = testset.images[:6]
+        rels = figure_images(testset.pairs, picks) if testset.pairs else testset.images[:6]
         idx = [index[r] for r in rels]
         if idx:
             paths['figure'] = figure_grid(methods, testset.hr[idx], testset.lq[idx], os.path.join(out, 'figure.png'),
@@ -188,6 +184,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                'outputs': paths}
     emit_json(summary, os.path.join(out, 'summary.json'))
     return summary
+
+
+def figure_images(pairs: list, picks: list[int]) -> list[str]:
+    """Images of the picked pairs for figure.png, in order, each once (pairs share images; out-of-range picks dropped).
+
+    Args:
+        pairs: Verification pairs with ``path1`` / ``path2`` (relative image paths).
+        picks: Pair indices.
+
+    Returns:
+        Relative image paths, without repeats.
+    """
+    rels = [r for i in picks if 0 <= i < len(pairs) for r in (pairs[i].path1, pairs[i].path2)]
+    return list(dict.fromkeys(rels))
 
 
 def console() -> None:

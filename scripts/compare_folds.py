@@ -16,11 +16,12 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fhgan_plugin.metrics.verification import paired_fold_difference  # noqa: E402
+from fhgan_plugin.utils.report import emit_json  # noqa: E402
 
 
 def compare(results: dict[str, Any], a: str, b: str, fr: str | None = None) -> dict[str, Any]:
@@ -45,22 +46,27 @@ def compare(results: dict[str, Any], a: str, b: str, fr: str | None = None) -> d
     return out
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def comparison_main(description: str, compare_fn: Callable[..., dict[str, Any]], argv: list[str] | None,
+                    a_help: str, b_help: str, parse: Callable[[str], Any] = str) -> dict[str, Any]:
+    """Command line shared by the comparison scripts: ``results.json --a A --b B [--fr LABEL] [--out FILE]``.
+
+    Calls ``compare_fn(results, parse(a), parse(b), fr)``, prints its JSON (and writes it to --out).
+    """
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('results', help='results.json (or summary.json) of scripts/evaluate.py')
-    p.add_argument('--a', required=True, help='method A (its label in the results)')
-    p.add_argument('--b', required=True, help='method B')
+    p.add_argument('--a', required=True, help=a_help)
+    p.add_argument('--b', required=True, help=b_help)
     p.add_argument('--fr', default=None, help='an --extra-fr label instead of the main FR network')
     p.add_argument('--out', default=None, help='also write the JSON here')
     args = p.parse_args(argv)
     with open(args.results) as f:
-        result = compare(json.load(f), args.a, args.b, args.fr)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+        result = compare_fn(json.load(f), parse(args.a), parse(args.b), args.fr)
+    emit_json(result, args.out)
     return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    return comparison_main(__doc__, compare, argv, 'method A (its label in the results)', 'method B')
 
 
 if __name__ == '__main__':

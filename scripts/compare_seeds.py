@@ -13,12 +13,15 @@ per-seed lead A − B with its mean, sample std and the number of seeds each met
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
+import os
 import statistics
 import sys
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from scripts.compare_folds import comparison_main  # noqa: E402
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:
@@ -75,25 +78,9 @@ def compare_seeds(results: dict[str, Any], a: list[str], b: list[str], fr: str |
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('results', help='results.json (or summary.json) of scripts/evaluate.py')
-    p.add_argument('--a', required=True, help='labels of method A replicates, comma-separated')
-    p.add_argument('--b', required=True, help='labels of method B replicates, same seeds in the same order')
-    p.add_argument('--fr', default=None, help='an --extra-fr label instead of the main FR network')
-    p.add_argument('--out', default=None, help='also write the JSON here')
-    args = p.parse_args(argv)
-
-    def split(s: str) -> list[str]:
-        return [x.strip() for x in s.split(',') if x.strip()]
-
-    with open(args.results) as f:
-        result = compare_seeds(json.load(f), split(args.a), split(args.b), args.fr)
-    text = json.dumps(result, indent=2)
-    sys.stdout.write(text + '\n')
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
-    return result
+    return comparison_main(__doc__, compare_seeds, argv, 'labels of method A replicates, comma-separated',
+                           'labels of method B replicates, same seeds in the same order',
+                           parse=lambda s: [x.strip() for x in s.split(',') if x.strip()])
 
 
 if __name__ == '__main__':

@@ -222,3 +222,38 @@ def test_pair_validation_reports_psnr_ssim_verification_and_grid(tmp_path) -> No
     opt['val']['fr'] = None
     with pytest.raises(KeyError, match='val.fr'):
         build_model(opt).validation(loader, 6, None, False)
+
+
+@pytest.mark.parametrize('model_type', ['FaceSRModel', 'FHGANModel', 'FaceRecognitionModel'])
+def test_bfloat16_autocast_and_channels_last_train_every_network(tmp_path, model_type: str) -> None:  # noqa: ANN001
+    opt = fhgan_opt(tmp_path)
+    opt['model_type'] = model_type
+    if model_type == 'FaceRecognitionModel':
+        opt['train']['scheduler'] = opt['train'].pop('scheduler_fr')
+    opt['train'].update(autocast='bfloat16', channels_last=True)
+    torch.manual_seed(0)
+    model = build_model(opt)
+    assert model.autocast_dtype is torch.bfloat16 and model.channels_last
+    names = {'FaceSRModel': ['net_g'], 'FHGANModel': ['net_g', 'net_d', 'net_fr', 'net_head'],
+             'FaceRecognitionModel': ['net_fr', 'net_head']}[model_type]
+    first_conv = next(p for p in getattr(model, names[0]).parameters() if p.dim() == 4)
+    assert first_conv.is_contiguous(memory_format=torch.channels_last)
+    opt_params = {id(p) for o in model.optimizers for g in o.param_groups for p in g['params']}
+    assert id(first_conv) in opt_params  # conversion kept the Parameter objects the optimizers hold
+    before = {n: snapshot(getattr(model, n)) for n in names}
+    model.feed_data(batch(labels=True))
+    model.optimize_parameters(1)
+    log = model.get_current_log()
+    assert log and all(torch.isfinite(torch.as_tensor(v)).all() for v in log.values())
+    for n in names:
+        assert changed(getattr(model, n), before[n]), n
+        assert all(p.dtype == torch.float32 for p in getattr(model, n).parameters()), n  # float32 master weights
+    if model_type != 'FaceRecognitionModel':
+        assert model.output.dtype == torch.bfloat16  # the forward pass did run under autocast
+
+
+def test_autocast_option_refuses_float16(tmp_path) -> None:  # noqa: ANN001
+    opt = base_opt(tmp_path, 'FaceSRModel')
+    opt['train']['autocast'] = 'float16'
+    with pytest.raises(ValueError, match='bfloat16'):
+        build_model(opt)

@@ -116,7 +116,7 @@ class FaceGANModel(FaceSRModel):
         self.current_iter = current_iter
         log: dict[str, torch.Tensor] = OrderedDict()
         update_g = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
-        with torch.set_grad_enabled(update_g):  # no dangling DDP graph when G is not updated
+        with torch.set_grad_enabled(update_g), self.autocast():  # no dangling DDP graph when G is not updated
             self.output = self.net_g(self.lq)
         log.update(self.critic_step())
         if update_g:
@@ -145,7 +145,8 @@ class FaceGANModel(FaceSRModel):
     def critic_step(self) -> dict[str, torch.Tensor]:
         """One critic update with gradient penalty on (HR, detached SR) pairs."""
         self.optimizer_d.zero_grad(set_to_none=True)
-        loss, parts = self.cri_gan.critic_loss(self.get_bare_model(self.net_d), self.gt, self.output.detach())
+        with self.autocast():
+            loss, parts = self.cri_gan.critic_loss(self.get_bare_model(self.net_d), self.gt, self.output.detach())
         self.check_finite('l_d_wgan_gp', loss)
         loss.backward()
         self.sync_gradients(self.net_d)
@@ -172,8 +173,9 @@ class FaceGANModel(FaceSRModel):
         """One generator update (critic and FR frozen)."""
         self.optimizer_g.zero_grad(set_to_none=True)
         with frozen(*self.frozen_in_generator_step()):
-            losses = self.generator_losses(self.output)
-            total = sum(losses.values())
+            with self.autocast():
+                losses = self.generator_losses(self.output)
+                total = sum(losses.values())
             for name, value in losses.items():
                 self.check_finite(name, value)
             total.backward()

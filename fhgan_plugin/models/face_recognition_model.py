@@ -13,6 +13,7 @@ from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
 from fhgan_plugin.models.face_gan_model import FaceGANModel
 from fhgan_plugin.models.face_sr_model import FaceSRModel
 from fhgan_plugin.registry import register_model
+from fhgan_plugin.utils.precision import channels_last_tensor
 
 
 @register_model
@@ -32,6 +33,7 @@ class FaceRecognitionModel(FaceSRModel):
         self.net_g = torch.nn.Identity()  # HR faces are validated as they are
         if self.is_train:
             self.init_training_settings()
+        self.setup_precision()
 
     def init_training_settings(self) -> None:
         self.net_fr.train()
@@ -45,13 +47,17 @@ class FaceRecognitionModel(FaceSRModel):
 
     def feed_data(self, data: dict[str, Any]) -> None:
         self.gt = data['gt'].to(self.device)
+        if self.channels_last:
+            self.gt = channels_last_tensor(self.gt)
         if 'label' in data:
             self.label = data['label'].to(self.device)
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.current_iter = current_iter
         self.optimizer_fr.zero_grad(set_to_none=True)
-        logits = self.net_head(self.net_fr(self.gt), self.label)
+        with self.autocast():
+            emb = self.net_fr(self.gt)
+        logits = self.net_head(emb.float(), self.label)  # margin head in float32 (bfloat16 cosines are too coarse)
         loss = self.cri_arcface(logits, self.label)
         FaceGANModel.check_finite(self, 'l_fr_arcface', loss)
         loss.backward()

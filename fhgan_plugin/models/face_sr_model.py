@@ -17,6 +17,7 @@ from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
 from fhgan_plugin.metrics.verification import kfold_verification
 from fhgan_plugin.registry import register_model
 from fhgan_plugin.utils.metrics import psnr_ssim_batch
+from fhgan_plugin.utils.precision import autocast, channels_last_tensor, parse_autocast, to_channels_last
 from fhgan_plugin.utils.upsample import pil_upsample
 
 
@@ -31,9 +32,51 @@ class FaceSRModel(SRModel):
     The FR network for it is the model's own (``self.net_fr``) when it has one, else ``val.fr`` (FaceEmbedder
     options, e.g. the shared MobileFaceNet). ``save_img`` writes HR | bicubic | SR grids of the first
     ``val.num_save`` (8) images.
+
+    Training precision (all models of the plugin): ``train.autocast: bfloat16`` runs the training forward passes
+    under bfloat16 autocast and ``train.channels_last: true`` keeps networks and batches in channels_last layout
+    (see :mod:`fhgan_plugin.utils.precision`); both off by default.
     """
 
     val_batch_size = 32
+    autocast_dtype: torch.dtype | None = None
+    channels_last: bool = False
+
+    def __init__(self, opt: dict[str, Any]) -> None:
+        super().__init__(opt)
+        self.setup_precision()
+
+    def setup_precision(self) -> None:
+        """Read ``train.autocast`` / ``train.channels_last`` once; convert every network and loss module."""
+        t = (self.opt.get('train') or {}) if self.is_train else {}
+        self.autocast_dtype = parse_autocast(t.get('autocast'))
+        self.channels_last = bool(t.get('channels_last', False))
+        if self.channels_last:
+            to_channels_last(*[m for m in vars(self).values() if isinstance(m, torch.nn.Module)])
+
+    def autocast(self):  # noqa: ANN201
+        """Context for training forward passes (bfloat16 autocast if ``train.autocast`` is set)."""
+        return autocast(self.device, self.autocast_dtype)
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        """SRModel's step (pixel + perceptual losses, EMA) with the forward pass under :meth:`autocast`."""
+        self.optimizer_g.zero_grad(set_to_none=True)
+        loss_dict: dict[str, torch.Tensor] = OrderedDict()
+        with self.autocast():
+            self.output = self.net_g(self.lq)
+            if self.cri_pix:
+                loss_dict['l_pix'] = self.cri_pix(self.output, self.gt)
+            if self.cri_perceptual:
+                l_percep, l_style = self.cri_perceptual(self.output, self.gt)
+                if l_percep is not None:
+                    loss_dict['l_percep'] = l_percep
+                if l_style is not None:
+                    loss_dict['l_style'] = l_style
+        sum(loss_dict.values()).backward()
+        self.optimizer_g.step()
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
 
     def get_optimizer(self, optim_type: str, params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
         """Any ``torch.optim`` optimizer by name (BasicSR 1.4.2 knows only Adam/AdamW/Adamax/ASGD/RMSprop/Rprop;
@@ -45,6 +88,10 @@ class FaceSRModel(SRModel):
 
     def feed_data(self, data: dict[str, Any]) -> None:
         super().feed_data(data)
+        if self.channels_last:
+            self.lq = channels_last_tensor(self.lq)
+            if hasattr(self, 'gt'):
+                self.gt = channels_last_tensor(self.gt)
         if 'label' in data:
             self.label = data['label'].to(self.device)
 

@@ -80,7 +80,9 @@ class FHGANModel(FaceGANModel):
         labels = torch.cat([self.label, self.label])
         self.optimizer_fr.zero_grad(set_to_none=True)
         fr, head = self.get_bare_model(self.net_fr), self.get_bare_model(self.net_head)
-        logits = head(fr(faces), labels)
+        with self.autocast():
+            emb = fr(faces)
+        logits = head(emb.float(), labels)  # the margin head in float32: bfloat16 cosines are too coarse for s=64
         loss = self.cri_arcface(logits, labels)
         self.check_finite('l_fr_arcface', loss)
         loss.backward()

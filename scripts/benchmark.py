@@ -115,6 +115,24 @@ def speed_rows(args: argparse.Namespace, timing: dict[str, Any], faces: torch.Te
     return out
 
 
+def precision_rows(args: argparse.Namespace, timing: dict[str, Any]) -> list[dict[str, Any]]:
+    """DSNet training step in float32 vs bfloat16 autocast (+ channels_last): ``train.autocast`` / ``channels_last``."""
+    out = []
+    for cfg in tqdm(args.speed_configs, desc='training precision'):
+        entry: dict[str, Any] = {'dsnet_config': cfg, 'batch': args.precision_batch, 'variants': {}}
+        for label, dtype, cl in (('float32', None, False), ('bfloat16', torch.bfloat16, False),
+                                 ('bfloat16 + channels_last', torch.bfloat16, True)):
+            torch.manual_seed(0)
+            r = bench_train_step(DSNet.from_config(cfg), args.precision_batch, args.lr_size, autocast_dtype=dtype,
+                                 channels_last=cl, **timing)
+            entry['variants'][label] = r
+        ref = entry['variants']['float32']['median_s']
+        for r in entry['variants'].values():
+            r['speedup_median'] = ref / r['median_s']
+        out.append(entry)
+    return out
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result['machine']
     b_small, b_big = result['settings']['batches'][0], result['settings']['batches'][-1]
@@ -141,6 +159,13 @@ def markdown(result: dict[str, Any]) -> str:
             s64 = v[f'forward_b{b_big}'].get('speedup_median', 1.0)
             lines.append(f"| {e['dsnet_config']} | {label} | {err:.1e} | {s1:.2f}x | {s64:.2f}x | "
                          f"{v[f'forward_b{b_big}']['faces_per_s_median']:.1f} |")
+    if result.get('training_precision'):
+        lines += ['', f"| DSNet | training step precision (CPU capability {result['machine'].get('cpu_capability')}) "
+                  '| s/step (min / median) | speed-up (median) |', '|---|---|---:|---:|']
+        for e in result['training_precision']:
+            for label, v in e['variants'].items():
+                lines.append(f"| {e['dsnet_config']} b{e['batch']} | {label} | {v['min_s']:.2f} / {v['median_s']:.2f} "
+                             f"| {v['speedup_median']:.2f}x |")
     return '\n'.join(lines) + '\n'
 
 
@@ -158,6 +183,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument('--time-box', type=float, default=20.0, help='seconds of timed calls per measurement')
     parser.add_argument('--compile', action='store_true', help='also measure torch.compile variants')
     parser.add_argument('--faces', default=None, help='folder of real LR faces for the output-error check')
+    parser.add_argument('--precision-batch', type=int, default=16,
+                        help='batch of the float32 / bfloat16 training-step comparison (0 skips it)')
     parser.add_argument('--quick', action='store_true', help='1 s time box, 2 repeats, batches 1 and 4')
     args = parser.parse_args(argv)
     if args.quick:
@@ -172,6 +199,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result['table'] = table_rows(args, timing, peak['gflops_per_s_best'])
     faces = load_faces(args.faces, 64) if args.faces else None
     result['dsnet_speed'] = speed_rows(args, timing, faces)
+    if args.precision_batch > 0:
+        result['training_precision'] = precision_rows(args, timing)
     if hasattr(os, 'getloadavg'):
         result['load_average_end'] = round(os.getloadavg()[0], 2)
     emit_json(result, args.out)

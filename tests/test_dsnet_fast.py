@@ -77,7 +77,7 @@ def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: A
     from scripts.benchmark import main
     out, md = tmp_path / 'bench.json', tmp_path / 'bench.md'
     res = main(['--networks', 'DSNet (cpu)', '--speed-configs', 'cpu', '--batches', '1', '2', '--train-batch', '2',
-                '--lr-size', '12', '--repeats', '2', '--time-box', '0.01', '--warmup', '0',
+                '--lr-size', '12', '--repeats', '2', '--time-box', '0.01', '--warmup', '0', '--precision-batch', '2',
                 '--out', str(out), '--md', str(md)])
     saved = json.loads(out.read_text())
     assert saved['table'][0]['network'] == 'DSNet (cpu)' and saved['table'][0]['params'] == 362_179
@@ -89,3 +89,10 @@ def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: A
     assert all(v['max_abs_err_random'] < 1e-4 for k, v in variants.items() if k != 'straightforward')
     assert variants['rearranged']['forward_b2']['speedup_median'] > 0
     assert '| DSNet (cpu) | 362,179 |' in md.read_text()
+    prec = saved['training_precision'][0]
+    assert prec['dsnet_config'] == 'cpu' and prec['batch'] == 2
+    assert set(prec['variants']) == {'float32', 'bfloat16', 'bfloat16 + channels_last'}
+    assert prec['variants']['float32']['speedup_median'] == 1.0
+    assert all(v['median_s'] > 0 and v['speedup_median'] > 0 for v in prec['variants'].values())
+    assert '| cpu b2 | bfloat16 + channels_last |' in md.read_text()
+    assert saved['machine']['cpu_capability']

@@ -29,6 +29,9 @@ def machine_info() -> dict[str, Any]:
     info = {'cpu': model, 'logical_cpus': os.cpu_count(), 'torch': torch.__version__,
             'torch_threads': torch.get_num_threads(), 'python': platform.python_version(),
             'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    info['cpu_capability'] = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512 (bfloat16 speed needs AMX)
+    amx = getattr(torch.cpu, '_is_amx_tile_supported', None)
+    info['amx'] = bool(amx()) if amx is not None else None
     if hasattr(os, 'getloadavg'):
         info['load_average_1min'] = round(os.getloadavg()[0], 2)
     return info
@@ -90,17 +93,27 @@ def bench_forward(net: nn.Module, batch: int, lr_size: int = 28, device: torch.d
 
 
 def bench_train_step(net: nn.Module, batch: int = 8, lr_size: int = 28, scale: int = 4,
-                     device: torch.device | str = 'cpu', **timing: Any) -> dict[str, Any]:
-    """One training step (forward, L1 loss, backward, Adam step) per call, in train mode."""
+                     device: torch.device | str = 'cpu', autocast_dtype: torch.dtype | None = None,
+                     channels_last: bool = False, **timing: Any) -> dict[str, Any]:
+    """One training step (forward, L1 loss, backward, Adam step) per call, in train mode.
+
+    ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward pass under autocast as ``train.autocast`` does;
+    ``channels_last`` converts the net and the batch as ``train.channels_last`` does (the net stays converted).
+    """
+    from fhgan_plugin.utils.precision import autocast, channels_last_tensor, to_channels_last
     device = torch.device(device)
     x = torch.rand(batch, 3, lr_size, lr_size, device=device)
     y = torch.rand(batch, 3, lr_size * scale, lr_size * scale, device=device)
+    if channels_last:
+        to_channels_last(net)
+        x, y = channels_last_tensor(x), channels_last_tensor(y)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.l1_loss(net(x), y)
+        with autocast(device, autocast_dtype):
+            loss = torch.nn.functional.l1_loss(net(x).float(), y)
         loss.backward()
         opt.step()
 

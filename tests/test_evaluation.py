@@ -158,7 +158,31 @@ def test_cache_is_reused_and_invalidated_by_a_new_checkpoint(tmp_path) -> None: 
     _save_dsnet(ckpt, 1)  # re-trained: same path, other weights
     changed = ev.run_method(parse_method(f'tiny={TINY_SPEC}@{ckpt}'), ts)
     assert not changed.cached and not np.array_equal(first.psnr, changed.psnr)
-    assert len(os.listdir(tmp_path / 'cache')) == 2
+    files = sorted(os.listdir(tmp_path / 'cache'))
+    assert len([f for f in files if '-sr-' not in f]) == 2 and len([f for f in files if '-sr-' in f]) == 2
+
+
+def test_extra_fr_reuses_the_cached_sr_faces(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """An FR network added to an evaluation later runs on the SR faces cached on disk: no SR forward pass."""
+    from fhgan_plugin.evaluation.methods import Method
+    write_faces(str(tmp_path / 'faces'), 6, size=32)
+    ts = load_test_set(str(tmp_path / 'faces'))
+    ckpt = str(tmp_path / 'net_g.pth')
+    _save_dsnet(ckpt, 0)
+    ev = Evaluator(cache_dir=str(tmp_path / 'cache'), batch_size=4)
+    m = parse_method(f'tiny={TINY_SPEC}@{ckpt}')
+    ev.run_method(m, ts)
+    sr = ev.sr_faces(m, ts)
+    assert sr.dtype == torch.uint8 and sr.shape == (6, 3, 32, 32)
+    fr = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 8))
+    expected = torch.nn.functional.normalize(fr(sr.float() / 255), dim=1)
+
+    def no_sr(*args, **kwargs):  # noqa: ANN002,ANN003,ANN202
+        raise AssertionError('SR recomputed although cached')
+    monkeypatch.setattr(Method, 'super_resolve', no_sr)
+    fresh = Evaluator(cache_dir=str(tmp_path / 'cache'), batch_size=4)  # new process: nothing in memory
+    emb = fresh.extra_embeddings(parse_method(f'tiny={TINY_SPEC}@{ckpt}'), ts, fr, 'linear')
+    assert torch.allclose(emb, expected, atol=1e-6)
 
 
 def test_balanced_subset_keeps_every_fold_and_class() -> None:

@@ -60,13 +60,16 @@ class Method:
     checkpoint: str | None = None
     param_key: str | None = None
     net: nn.Module | None = None
+    _key: str | None = field(default=None, repr=False, compare=False)
 
     def cache_key(self) -> str:
         """What determines this method's outputs: its kind, arch options and checkpoint *content*."""
-        parts = [self.kind, str(self.mode), yaml.safe_dump(self.network_opt, sort_keys=True), str(self.param_key)]
-        if self.checkpoint:
-            parts.append(file_digest(self.checkpoint))
-        return hashlib.sha256('\n'.join(parts).encode()).hexdigest()[:16]
+        if self._key is None:  # hashed once per Method (the checkpoint is read once)
+            parts = [self.kind, str(self.mode), yaml.safe_dump(self.network_opt, sort_keys=True), str(self.param_key)]
+            if self.checkpoint:
+                parts.append(file_digest(self.checkpoint))
+            self._key = hashlib.sha256('\n'.join(parts).encode()).hexdigest()[:16]
+        return self._key
 
     def load(self, device: torch.device) -> None:
         """Build the network and load its checkpoint (network methods only)."""

@@ -137,22 +137,25 @@ def markdown(result: dict[str, Any]) -> str:
     m = result['machine']
     b_small, b_big = result['settings']['batches'][0], result['settings']['batches'][-1]
     tb = result['settings']['train_batch']
+    peak = result.get('conv_peak', {}).get('gflops_per_s_best')
     lines = [f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, torch {m['torch']}, "
-             f"{m['torch_threads']} threads; conv peak {result['conv_peak']['gflops_per_s_best']:.1f} GFLOP/s; "
-             f"load average {m.get('load_average_1min')} at start, {result.get('load_average_end')} at end.", '',
-             f'| network | params | GMACs/face | faces/s b{b_small} (min / median time) | faces/s b{b_big} '
-             f'| train step b{tb} faces/s | GFLOP/s (b{b_big}) | % of conv peak |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
-    for r in result['table']:
+             f"{m['torch_threads']} threads" + (f'; conv peak {peak:.1f} GFLOP/s' if peak else '')
+             + f"; load average {m.get('load_average_1min')} at start, {result.get('load_average_end')} at end.", '']
+    if result.get('table'):
+        lines += [f'| network | params | GMACs/face | faces/s b{b_small} (min / median time) | faces/s b{b_big} '
+                  f'| train step b{tb} faces/s | GFLOP/s (b{b_big}) | % of conv peak |',
+                  '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for r in result.get('table', []):
         f1, f64, tr = r[f'forward_b{b_small}'], r[f'forward_b{b_big}'], r[f'train_step_b{tb}']
         lines.append(f"| {r['network']} | {r['params']:,} | {r['gmacs_per_face']:.2f} | "
                      f"{f1['faces_per_s_best']:.1f} / {f1['faces_per_s_median']:.1f} | "
                      f"{f64['faces_per_s_best']:.1f} / {f64['faces_per_s_median']:.1f} | "
                      f"{tr['faces_per_s_best']:.1f} / {tr['faces_per_s_median']:.1f} | "
                      f"{r['achieved_gflops_per_s']:.1f} | {100 * r['fraction_of_conv_peak']:.0f} % |")
-    lines += ['', f'| DSNet | inference variant | max abs err | speed-up b{b_small} (median) | '
-              f'speed-up b{b_big} (median) | faces/s b{b_big} (median) |', '|---|---|---:|---:|---:|---:|']
-    for e in result['dsnet_speed']:
+    if result.get('dsnet_speed'):
+        lines += ['', f'| DSNet | inference variant | max abs err | speed-up b{b_small} (median) | '
+                  f'speed-up b{b_big} (median) | faces/s b{b_big} (median) |', '|---|---|---:|---:|---:|---:|']
+    for e in result.get('dsnet_speed', []):
         for label, v in e['variants'].items():
             err = v.get('max_abs_err_real_faces', v.get('max_abs_err_random', 0.0))
             s1 = v[f'forward_b{b_small}'].get('speedup_median', 1.0)
@@ -183,6 +186,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument('--time-box', type=float, default=20.0, help='seconds of timed calls per measurement')
     parser.add_argument('--compile', action='store_true', help='also measure torch.compile variants')
     parser.add_argument('--faces', default=None, help='folder of real LR faces for the output-error check')
+    parser.add_argument('--sections', nargs='+', default=['table', 'speed', 'precision'],
+                        choices=['table', 'speed', 'precision'], help='which parts to measure (default: all)')
     parser.add_argument('--precision-batch', type=int, default=16,
                         help='batch of the float32 / bfloat16 training-step comparison (0 skips it)')
     parser.add_argument('--quick', action='store_true', help='1 s time box, 2 repeats, batches 1 and 4')
@@ -194,12 +199,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {'machine': machine_info(), 'settings': {
         'lr_size': args.lr_size, 'scale': 4, 'batches': args.batches, 'train_batch': args.train_batch, **timing,
         'timing': 'min and median of the timed repeats after warm-up; faces/s = batch / time'}}
-    peak = conv_peak_gflops(**timing)
-    result['conv_peak'] = peak
-    result['table'] = table_rows(args, timing, peak['gflops_per_s_best'])
-    faces = load_faces(args.faces, 64) if args.faces else None
-    result['dsnet_speed'] = speed_rows(args, timing, faces)
-    if args.precision_batch > 0:
+    if 'table' in args.sections:
+        peak = conv_peak_gflops(**timing)
+        result['conv_peak'] = peak
+        result['table'] = table_rows(args, timing, peak['gflops_per_s_best'])
+    if 'speed' in args.sections:
+        faces = load_faces(args.faces, 64) if args.faces else None
+        result['dsnet_speed'] = speed_rows(args, timing, faces)
+    if 'precision' in args.sections and args.precision_batch > 0:
         result['training_precision'] = precision_rows(args, timing)
     if hasattr(os, 'getloadavg'):
         result['load_average_end'] = round(os.getloadavg()[0], 2)

@@ -81,3 +81,10 @@ python scripts/evaluate.py --out results/eval_lfw_seeds --lpips-images 500 --fig
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity"
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr joint
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr scratch
+# session 12 (2026-11-30): the Table 1 ablation at the PAPER DSNet width, trained on the CPU in bfloat16
+# (train.autocast: bfloat16 + train.channels_last: true; the machine of that session had AMX). Stage 1 as above.
+python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_bf16.yml --auto_resume           # 1,500 it.
+OMP_NUM_THREADS=1 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_bf16.yml --auto_resume &  # side by side
+OMP_NUM_THREADS=1 python fhgan_plugin/train.py -opt options/fhgan_joint_id_bf16.yml --auto_resume
+wait
+bash scripts/eval_lfw_bf16.sh

@@ -96,3 +96,7 @@ def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: A
     assert all(v['median_s'] > 0 and v['speedup_median'] > 0 for v in prec['variants'].values())
     assert '| cpu b2 | bfloat16 + channels_last |' in md.read_text()
     assert saved['machine']['cpu_capability']
+    only = main(['--sections', 'precision', '--speed-configs', 'cpu', '--lr-size', '12', '--repeats', '2',
+                 '--time-box', '0.01', '--warmup', '0', '--precision-batch', '2', '--md', str(md)])
+    assert set(only) == {'machine', 'settings', 'training_precision', 'load_average_end'}
+    assert '| cpu b2 | float32 |' in md.read_text() and 'conv peak' not in md.read_text()

@@ -163,7 +163,8 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {e['dsnet_config']} | {label} | {err:.1e} | {s1:.2f}x | {s64:.2f}x | "
                          f"{v[f'forward_b{b_big}']['faces_per_s_median']:.1f} |")
     if result.get('training_precision'):
-        lines += ['', f"| DSNet | training step precision (CPU capability {result['machine'].get('cpu_capability')}) "
+        lines += ['', f"| DSNet | training step precision (CPU capability {result['machine'].get('cpu_capability')}, "
+                  f"AMX {result['machine'].get('amx')}) "
                   '| s/step (min / median) | speed-up (median) |', '|---|---|---:|---:|']
         for e in result['training_precision']:
             for label, v in e['variants'].items():

@@ -88,3 +88,13 @@ OMP_NUM_THREADS=1 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_bf1
 OMP_NUM_THREADS=1 python fhgan_plugin/train.py -opt options/fhgan_joint_id_bf16.yml --auto_resume
 wait
 bash scripts/eval_lfw_bf16.sh
+# (the paper-width FH-GAN runs above were stopped once net_*_600.pth was saved, skipping BasicSR's end-of-training
+# validation; the with-identity run was also stopped at 250 and resumed with --force_yml val:val_freq=100000)
+# session 12: does bfloat16 hurt fine-tuning? The shipped cpu-width DSNet-PSNR trained 200 more iterations at lr 1e-4
+# (pixel MSE only) in float32 and in bfloat16 + channels_last; BasicSR's final validation gives PSNR on lfw_val500.
+for v in fp32 bf16; do
+  extra=""; [ "$v" = bf16 ] && extra="train:autocast=bfloat16 train:channels_last=true"
+  python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_cpu.yml --force_yml name=PrecisionCheck_${v}_cpu \
+    model_type=FaceSRModel path:pretrain_network_g=fhgan_plugin/weights/dsnet_psnr_x4_cpu.pth train:optim_g:lr=0.0001 \
+    train:total_iter=200 'train:scheduler:periods=[200]' train:scheduler:eta_min=0.0001 val:val_freq=100000 $extra
+done

@@ -98,3 +98,24 @@ for v in fp32 bf16; do
     model_type=FaceSRModel path:pretrain_network_g=fhgan_plugin/weights/dsnet_psnr_x4_cpu.pth train:optim_g:lr=0.0001 \
     train:total_iter=200 'train:scheduler:periods=[200]' train:scheduler:eta_min=0.0001 val:val_freq=100000 $extra
 done
+# session 13 (2026-11-30): the cpu-width ablation pair with batch 16 (and 32) in bfloat16 (README "Larger batches in
+# bfloat16"); side by side, OMP_NUM_THREADS=1 each; runs were stopped once net_*_600.pth was saved (skipping BasicSR's
+# end-of-training validation) and trained with --force_yml val:val_freq=100000 (no validation; weights unaffected)
+B16='val:val_freq=100000 logger:save_checkpoint_freq=100'
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume --force_yml $B16
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume --force_yml $B16
+for s in 1 2; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume \
+    --force_yml name=FHGAN_joint_id_x4_cpu_bf16_b16_seed$s manual_seed=$s $B16
+done
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume \
+  --force_yml name=FHGAN_joint_noid_x4_cpu_bf16_b16_seed1 manual_seed=1 $B16
+for v in id noid; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_${v}_cpu_bf16.yml --auto_resume \
+    --force_yml name=FHGAN_joint_${v}_x4_cpu_bf16_b32 datasets:train:batch_size_per_gpu=32 $B16
+done
+bash scripts/eval_lfw_cpu_bf16.sh
+for p in "b16" "b16, seed 1" "b32"; do
+  python scripts/compare_folds.py results/eval_lfw_paper/results.json --a "FH-GAN (cpu, bf16, $p)" \
+    --b "FH-GAN w/o identity (cpu, bf16, $p)"
+done

@@ -239,6 +239,40 @@ def test_identity_loss_augmented_views() -> None:
         IdentityLoss(embedder=emb, augment_views=-1)
 
 
+def test_identity_feature_loss_matches_hooked_layers() -> None:
+    emb = _tiny_embedder().eval()
+    hr = torch.rand(3, 3, 112, 112)
+    plain = IdentityLoss(embedder=emb, frozen=True)
+    feat = IdentityLoss(embedder=emb, frozen=True, feature_layers=['blocks.6', 'conv2'], feature_weight=0.5)
+    assert feat(hr, hr).item() == pytest.approx(0.0, abs=1e-8)
+    gen = nn.Conv2d(3, 3, 3, 1, 1)
+    sr = gen(hr)
+    # the expected value by hand: the backbone run step by step, LPIPS-style distance of the two maps
+    bb = emb.backbone
+
+    def maps(x: torch.Tensor) -> list[torch.Tensor]:
+        x = bb.dw_conv1(bb.conv1(emb.preprocess(x)))
+        mid = bb.blocks[:7](x)
+        return [mid, bb.conv2(bb.blocks[7:](mid))]
+
+    def dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        a, b = nn.functional.normalize(a, dim=1), nn.functional.normalize(b, dim=1)
+        return (a - b).pow(2).sum(1).mean((1, 2))
+
+    fs, fh = maps(sr), maps(hr)
+    expected = plain(sr, hr) + 0.5 * ((dist(fs[0], fh[0]) + dist(fs[1], fh[1])) / 2).mean()
+    value = feat(sr, hr)
+    assert torch.allclose(value, expected, rtol=1e-5)
+    assert value > plain(sr, hr)
+    value.backward()
+    assert gen.weight.grad.abs().sum() > 0
+    assert not any(m._forward_hooks for m in bb.modules())  # hooks removed after each call
+    with pytest.raises(ValueError, match='feature_layers'):
+        IdentityLoss(embedder=emb, feature_weight=1.0)
+    with pytest.raises(ValueError, match='not a submodule'):
+        IdentityLoss(embedder=emb, feature_layers=['conv9'], feature_weight=1.0)
+
+
 @pytest.fixture(scope='module')
 def vgg16_path(shared: str) -> str:
     return os.path.join(shared, 'models', 'vgg16_imagenet_features_fp16.pth')

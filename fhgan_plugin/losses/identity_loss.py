@@ -34,6 +34,11 @@ class IdentityLoss(nn.Module):
         loss_weight: λ4 of eq. 10.
         augment_views: Extra randomly flipped / shifted views of each pair (0: the plain loss).
         max_shift: Largest shift, in pixels, of an extra view (0: flips only).
+        feature_layers: Names of FR backbone submodules (e.g. ``['conv2']`` for MobileFaceNet's last 512-channel
+            7x6 map) whose outputs are matched too — an identity *feature* loss, beyond the paper (which matches
+            embeddings only). Distance per layer: LPIPS-style, channel vectors L2-normalised at each position,
+            squared distance summed over channels and averaged over positions (in [0, 4]).
+        feature_weight: Weight of the mean feature distance relative to the embedding distance (0: off).
         reduction: 'mean' | 'sum' | 'none' over the batch.
 
     Shapes:
@@ -42,7 +47,8 @@ class IdentityLoss(nn.Module):
 
     def __init__(self, network_fr: dict[str, Any] | None = None, embedder: nn.Module | None = None,
                  frozen: bool = True, distance: str = 'mse', normalize: bool = True, loss_weight: float = 1.0,
-                 augment_views: int = 0, max_shift: int = 0, reduction: str = 'mean') -> None:
+                 augment_views: int = 0, max_shift: int = 0, feature_layers: list[str] | None = None,
+                 feature_weight: float = 0.0, reduction: str = 'mean') -> None:
         super().__init__()
         if (network_fr is None) == (embedder is None):
             raise ValueError('IdentityLoss needs exactly one of network_fr (options) or embedder (a module)')
@@ -50,9 +56,21 @@ class IdentityLoss(nn.Module):
             raise ValueError(f"distance must be 'mse' or 'cosine', got {distance!r}")
         if augment_views < 0 or max_shift < 0:
             raise ValueError(f'augment_views and max_shift must be >= 0, got {augment_views} and {max_shift}')
+        if feature_weight < 0:
+            raise ValueError(f'feature_weight must be >= 0, got {feature_weight}')
+        if feature_weight > 0 and not feature_layers:
+            raise ValueError('feature_weight > 0 needs feature_layers (FR backbone submodule names, e.g. [conv2])')
         self.augment_views = augment_views
         self.max_shift = max_shift
         self.embedder = embedder if embedder is not None else FaceEmbedder(**network_fr)
+        self.feature_layers = list(feature_layers or []) if feature_weight > 0 else []
+        self.feature_weight = feature_weight
+        backbone = getattr(self.embedder, 'backbone', self.embedder)
+        for name in self.feature_layers:
+            try:
+                backbone.get_submodule(name)
+            except AttributeError as err:
+                raise ValueError(f'feature layer {name!r} is not a submodule of {type(backbone).__name__}') from err
         self.frozen = frozen
         self.distance = distance
         self.normalize = normalize
@@ -78,17 +96,42 @@ class IdentityLoss(nn.Module):
         return self.loss_weight * reduce(per_sample, self.reduction)
 
     def per_sample_distance(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        """(N,) embedding distances of SR to HR; no gradient through the HR embedding."""
-        e_sr = self.embedder(sr)
+        """(N,) embedding (+ weighted feature) distances of SR to HR; no gradient through the HR side."""
+        e_sr, f_sr = self.embed_with_features(sr)
         with torch.no_grad():
-            e_hr = self.embedder(hr)
+            e_hr, f_hr = self.embed_with_features(hr)
         if self.distance == 'cosine':
             per_sample = 1.0 - F.cosine_similarity(e_sr, e_hr, dim=1)
         else:
             if self.normalize:
                 e_sr, e_hr = F.normalize(e_sr, dim=1), F.normalize(e_hr, dim=1)
             per_sample = (e_sr - e_hr).pow(2).mean(1)
+        if f_sr:
+            feat = torch.stack([feature_distance(a, b) for a, b in zip(f_sr, f_hr)]).mean(0)
+            per_sample = per_sample + self.feature_weight * feat
         return per_sample
+
+    def embed_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(N, D) embedding and the outputs of ``feature_layers`` (each (N, C, h, w); empty when off)."""
+        if not self.feature_layers:
+            return self.embedder(x), []
+        backbone = getattr(self.embedder, 'backbone', self.embedder)
+        feats: list[torch.Tensor] = []
+        handles = [backbone.get_submodule(name).register_forward_hook(lambda _m, _i, out: feats.append(out))
+                   for name in self.feature_layers]
+        try:
+            emb = self.embedder(x)
+        finally:
+            for h in handles:
+                h.remove()
+        return emb, feats
+
+
+def feature_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """LPIPS-style distance of two (N, C, h, w) feature maps -> (N,): unit channel vectors, squared distance
+    summed over channels, averaged over positions."""
+    a, b = F.normalize(a.float(), dim=1), F.normalize(b.float(), dim=1)
+    return (a - b).pow(2).sum(1).flatten(1).mean(1)
 
 
 def random_view(sr: torch.Tensor, hr: torch.Tensor, max_shift: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,7 +27,8 @@ class FHGANModel(FaceGANModel):
     ``network_fr`` (FaceEmbedder: backbone + optional ``pretrain_path``), ``network_head`` (ArcMarginHead with
     ``num_classes`` of the training set), ``train.arcface_opt`` (ArcFaceLoss), ``train.optim_fr`` (covers FR
     and head), ``train.scheduler_fr``; ``train.identity_opt`` holds IdentityLoss's own options except the
-    network (``distance``, ``normalize``, ``loss_weight``, ``augment_views``, ``max_shift``, ``reduction``), since it
+    network (``distance``, ``normalize``, ``loss_weight``, ``augment_views``, ``max_shift``, ``feature_layers``,
+    ``feature_weight``, ``reduction``), since it
     uses ``network_fr``.
     Training data must carry ``label`` (FaceIdentityDataset).
     """

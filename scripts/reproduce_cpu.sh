@@ -119,3 +119,16 @@ for p in "b16" "b16, seed 1" "b32"; do
   python scripts/compare_folds.py results/eval_lfw_paper/results.json --a "FH-GAN (cpu, bf16, $p)" \
     --b "FH-GAN w/o identity (cpu, bf16, $p)"
 done
+# session 14 (2026-11-30, last): an identity FEATURE loss beyond the paper (IdentityLoss feature_layers /
+# feature_weight; README "Identity feature loss"), batch 16 in bfloat16, with the batch-16 w/o-identity partner
+# re-trained beside it (stage 1 and the scratch network re-created first, as at the top of this script)
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume --force_yml $B16
+python fhgan_plugin/train.py -opt options/fhgan_joint_idfeat_cpu_bf16.yml --auto_resume --force_yml $B16
+python fhgan_plugin/train.py -opt options/fhgan_joint_idfeat_cpu_bf16.yml --auto_resume \
+  --force_yml name=FHGAN_joint_idfeat01_x4_cpu_bf16_b16 train:identity_opt:feature_weight=0.1 $B16
+# session 14: λ4 = 250 and 100 at batch 16 (side by side), then one evaluation of all session-14 runs
+for w in 250 100; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume \
+    --force_yml name=FHGAN_joint_id${w}_x4_cpu_bf16_b16 train:identity_opt:loss_weight=${w}.0 $B16
+done
+bash scripts/eval_lfw_idfeat.sh

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One all-pairs LFW evaluation of session 14's runs (README "Identity feature loss and λ4 at batch 16"): the
+# identity-feature-loss runs and λ4 = 100 / 250 at batch 16, beside bicubic, HR, the shipped FH-GAN and their batch-16
+# bfloat16 w/o-identity partner. Two FR networks: the shared
+# MobileFaceNet (main) and the from-scratch MobileFaceNet (independent of every loss). Per-method results are cached
+# under results/eval_lfw_idfeat/cache (content-hashed). No LPIPS (a variants table, like sessions 9-10). Methods whose checkpoint is missing are skipped with a
+# message. Extra arguments are passed on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CPU='DSNet(config=cpu)'
+E=experiments
+methods=(--method bicubic --method hr
+  --method "FH-GAN (cpu, shipped)=fhgan-x4-cpu")
+add() {  # label, run name
+  local ckpt="$E/$2/models/net_g_600.pth"
+  if [ -f "$ckpt" ]; then methods+=(--method "$1=$CPU@$ckpt"); else echo "skipped (no $ckpt): $1" >&2; fi
+}
+add "FH-GAN w/o identity (cpu, bf16, b16)" FHGAN_joint_noid_x4_cpu_bf16_b16
+add "FH-GAN (cpu, bf16, b16)" FHGAN_joint_id_x4_cpu_bf16_b16
+add "FH-GAN + id. features 0.03 (cpu, bf16, b16)" FHGAN_joint_idfeat_x4_cpu_bf16_b16
+add "FH-GAN + id. features 0.1 (cpu, bf16, b16)" FHGAN_joint_idfeat01_x4_cpu_bf16_b16
+add "FH-GAN λ4 100 (cpu, bf16, b16)" FHGAN_joint_id100_x4_cpu_bf16_b16
+add "FH-GAN λ4 250 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16
+python scripts/evaluate.py --out results/eval_lfw_idfeat --lpips-vgg none --figure-pairs '' "${methods[@]}" \
+  --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth" \
+  "$@"

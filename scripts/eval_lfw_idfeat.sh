@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One all-pairs LFW evaluation of session 14's runs (README "Identity feature loss and λ4 at batch 16"): the
-# identity-feature-loss runs and λ4 = 100 / 250 at batch 16, beside bicubic, HR, the shipped FH-GAN and their batch-16
+# One all-pairs LFW evaluation of session 14's and 15's runs (README "Identity feature loss and λ4 at batch 16"): the
+# identity-feature-loss runs, λ4 = 100 / 250 / 350 at batch 16 (250: four seeds, a weight average of three and a 1200-iteration run; 350: two seeds), beside bicubic, HR, the shipped FH-GAN and their batch-16
 # bfloat16 w/o-identity partner. Two FR networks: the shared
 # MobileFaceNet (main) and the from-scratch MobileFaceNet (independent of every loss). Per-method results are cached
 # under results/eval_lfw_idfeat/cache (content-hashed). No LPIPS (a variants table, like sessions 9-10). Methods whose checkpoint is missing are skipped with a
@@ -21,6 +21,22 @@ add "FH-GAN + id. features 0.03 (cpu, bf16, b16)" FHGAN_joint_idfeat_x4_cpu_bf16
 add "FH-GAN + id. features 0.1 (cpu, bf16, b16)" FHGAN_joint_idfeat01_x4_cpu_bf16_b16
 add "FH-GAN λ4 100 (cpu, bf16, b16)" FHGAN_joint_id100_x4_cpu_bf16_b16
 add "FH-GAN λ4 250 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16
+# session 15: seeds 1 and 2 of λ4 250, λ4 250 trained on to 1200 iterations, λ4 350
+add "FH-GAN λ4 250 seed 1 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed1
+add "FH-GAN λ4 250 seed 2 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed2
+add "FH-GAN λ4 250 seed 3 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed3
+add "FH-GAN λ4 350 (cpu, bf16, b16)" FHGAN_joint_id350_x4_cpu_bf16_b16
+add "FH-GAN λ4 350 seed 1 (cpu, bf16, b16)" FHGAN_joint_id350_x4_cpu_bf16_b16_seed1
+# uniform weight average ("model soup") of the three λ4 250 seeds: all fine-tuned from the same DSNet-PSNR start
+soup=$E/FHGAN_joint_id250_soup3_x4_cpu_bf16_b16/net_g_soup3.pth
+seeds=("$E"/FHGAN_joint_id250_x4_cpu_bf16_b16{,_seed1,_seed2}/models/net_g_600.pth)
+if ls "${seeds[@]}" > /dev/null 2>&1; then
+  mkdir -p "$(dirname "$soup")" && python scripts/average_checkpoints.py --out "$soup" "${seeds[@]}"
+  methods+=(--method "FH-GAN λ4 250 3-seed soup (cpu, bf16, b16)=$CPU@$soup")
+else echo "skipped (a λ4 250 seed checkpoint is missing): FH-GAN λ4 250 3-seed soup" >&2; fi
+ckpt=$E/FHGAN_joint_id250_it1200_x4_cpu_bf16_b16/models/net_g_1200.pth
+if [ -f "$ckpt" ]; then methods+=(--method "FH-GAN λ4 250 1200 it. (cpu, bf16, b16)=$CPU@$ckpt")
+else echo "skipped (no $ckpt): FH-GAN λ4 250 1200 it." >&2; fi
 python scripts/evaluate.py --out results/eval_lfw_idfeat --lpips-vgg none --figure-pairs '' "${methods[@]}" \
   --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth" \
   "$@"

@@ -132,3 +132,22 @@ for w in 250 100; do
     --force_yml name=FHGAN_joint_id${w}_x4_cpu_bf16_b16 train:identity_opt:loss_weight=${w}.0 $B16
 done
 bash scripts/eval_lfw_idfeat.sh
+# session 15 (2026-12-01): λ4 = 250 seeds 1-3, the seed-0 run trained on to 1,200 iterations (its run directory
+# copied from FHGAN_joint_id250_x4_cpu_bf16_b16 so that --auto_resume continues from 600.state), λ4 = 350 seeds 0-1;
+# then the same evaluation (it also builds the weight average of the λ4 = 250 seeds 0-2) (README "Seeds, a weight average")
+for s in 1 2 3; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume \
+    --force_yml name=FHGAN_joint_id250_x4_cpu_bf16_b16_seed$s manual_seed=$s train:identity_opt:loss_weight=250.0 $B16
+done
+cp -r experiments/FHGAN_joint_id250_x4_cpu_bf16_b16 experiments/FHGAN_joint_id250_it1200_x4_cpu_bf16_b16
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume --force_yml \
+  name=FHGAN_joint_id250_it1200_x4_cpu_bf16_b16 train:identity_opt:loss_weight=250.0 train:total_iter=1200 $B16
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume \
+  --force_yml name=FHGAN_joint_id350_x4_cpu_bf16_b16 train:identity_opt:loss_weight=350.0 $B16
+python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume \
+  --force_yml name=FHGAN_joint_id350_x4_cpu_bf16_b16_seed1 manual_seed=1 train:identity_opt:loss_weight=350.0 $B16
+bash scripts/eval_lfw_idfeat.sh
+for m in "λ4 250 seed 1" "λ4 250 seed 2" "λ4 250 seed 3" "λ4 250 3-seed soup" "λ4 250 1200 it." "λ4 350" "λ4 350 seed 1"; do
+  python scripts/compare_folds.py results/eval_lfw_idfeat/results.json --a "FH-GAN $m (cpu, bf16, b16)" \
+    --b "FH-GAN w/o identity (cpu, bf16, b16)"
+done

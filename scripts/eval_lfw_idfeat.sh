@@ -34,6 +34,9 @@ if ls "${seeds[@]}" > /dev/null 2>&1; then
   mkdir -p "$(dirname "$soup")" && python scripts/average_checkpoints.py --out "$soup" "${seeds[@]}"
   methods+=(--method "FH-GAN λ4 250 3-seed soup (cpu, bf16, b16)=$CPU@$soup")
 else echo "skipped (a λ4 250 seed checkpoint is missing): FH-GAN λ4 250 3-seed soup" >&2; fi
+# session 16: upper bound, the identity loss computed with the evaluating MobileFaceNet itself, frozen (stage 2, not joint)
+add "DSNet-GAN + frozen-MFN identity λ4 250 (bound; cpu, bf16, b16)" DSNetGAN_idMFNfrozen250_x4_cpu_bf16_b16
+add "DSNet-GAN + frozen-MFN identity λ4 250 seed 1 (bound; cpu, bf16, b16)" DSNetGAN_idMFNfrozen250_x4_cpu_bf16_b16_seed1
 ckpt=$E/FHGAN_joint_id250_it1200_x4_cpu_bf16_b16/models/net_g_1200.pth
 if [ -f "$ckpt" ]; then methods+=(--method "FH-GAN λ4 250 1200 it. (cpu, bf16, b16)=$CPU@$ckpt")
 else echo "skipped (no $ckpt): FH-GAN λ4 250 1200 it." >&2; fi

@@ -257,3 +257,33 @@ def test_autocast_option_refuses_float16(tmp_path) -> None:  # noqa: ANN001
     opt['train']['autocast'] = 'float16'
     with pytest.raises(ValueError, match='bfloat16'):
         build_model(opt)
+
+
+def test_loss_gradients_script_measures_each_term(tmp_path) -> None:  # noqa: ANN001
+    """scripts/loss_gradients.py: one gradient norm and value per weighted generator term; a term's norm and value
+    scale with its loss_weight; nothing is updated; held-out values are batch-size independent."""
+    from scripts.loss_gradients import gradient_norms, term_values
+
+    def measure(weight: float) -> tuple[dict, dict, dict]:
+        opt = base_opt(tmp_path, 'FaceGANModel')
+        opt['train']['identity_opt'] = {'type': 'IdentityLoss', 'loss_weight': weight,
+                                        'network_fr': {k: v for k, v in TINY_FR.items() if k != 'type'}}
+        torch.manual_seed(0)
+        model = build_model(opt)
+        before = snapshot(model.net_g)
+        norms, values = gradient_norms(model, [batch()])
+        assert not changed(model.net_g, before)
+        assert all(p.grad is None for p in model.net_g.parameters())
+        data = [{'lq': b['lq'][i], 'gt': b['gt'][i]} for b in [batch()] for i in range(4)]
+        held = term_values(model, data, batch_size=3)
+        assert held == pytest.approx(term_values(model, data, batch_size=4), rel=1e-5)
+        return norms, values, held
+
+    norms1, values1, held1 = measure(0.1)
+    norms2, values2, held2 = measure(0.4)
+    assert set(norms1) == set(values1) == set(held1) == {'l_g_pix', 'l_g_gan', 'l_g_identity'}
+    assert all(v > 0 and torch.isfinite(torch.tensor(v)) for v in norms1.values())
+    assert norms2['l_g_identity'] == pytest.approx(4 * norms1['l_g_identity'], rel=1e-4)
+    assert values2['l_g_identity'] == pytest.approx(4 * values1['l_g_identity'], rel=1e-4)
+    assert norms2['l_g_pix'] == pytest.approx(norms1['l_g_pix'], rel=1e-5)
+    assert held1['l_g_pix'] == pytest.approx(values1['l_g_pix'], rel=1e-5)  # same 4 faces, one batch

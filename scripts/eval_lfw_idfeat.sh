@@ -37,6 +37,15 @@ else echo "skipped (a λ4 250 seed checkpoint is missing): FH-GAN λ4 250 3-seed
 # session 16: upper bound, the identity loss computed with the evaluating MobileFaceNet itself, frozen (stage 2, not joint)
 add "DSNet-GAN + frozen-MFN identity λ4 250 (bound; cpu, bf16, b16)" DSNetGAN_idMFNfrozen250_x4_cpu_bf16_b16
 add "DSNet-GAN + frozen-MFN identity λ4 250 seed 1 (bound; cpu, bf16, b16)" DSNetGAN_idMFNfrozen250_x4_cpu_bf16_b16_seed1
+# session 16: capacity probe, the paper-width joint FH-GAN (options/fhgan_joint_id_bf16.yml, batch 8) with λ4 50 / 100,
+# from the paper-width DSNet-PSNR (options/train_dsnet_psnr_x4_bf16.yml), which is evaluated too
+PAPER='DSNet(config=paper)'
+for spec in "DSNet-PSNR (paper width, bf16)|DSNet_PSNR_x4_bf16|1500" "FH-GAN λ4 50 (paper width, bf16, b8)|FHGAN_joint_id50_x4_bf16|600" \
+    "FH-GAN λ4 100 (paper width, bf16, b8)|FHGAN_joint_id100_x4_bf16|600"; do
+  IFS='|' read -r label run it <<< "$spec"
+  ckpt=$E/$run/models/net_g_$it.pth
+  if [ -f "$ckpt" ]; then methods+=(--method "$label=$PAPER@$ckpt"); else echo "skipped (no $ckpt): $label" >&2; fi
+done
 ckpt=$E/FHGAN_joint_id250_it1200_x4_cpu_bf16_b16/models/net_g_1200.pth
 if [ -f "$ckpt" ]; then methods+=(--method "FH-GAN λ4 250 1200 it. (cpu, bf16, b16)=$CPU@$ckpt")
 else echo "skipped (no $ckpt): FH-GAN λ4 250 1200 it." >&2; fi

@@ -151,3 +151,25 @@ for m in "λ4 250 seed 1" "λ4 250 seed 2" "λ4 250 seed 3" "λ4 250 3-seed soup
   python scripts/compare_folds.py results/eval_lfw_idfeat/results.json --a "FH-GAN $m (cpu, bf16, b16)" \
     --b "FH-GAN w/o identity (cpu, bf16, b16)"
 done
+# session 16 (2026-12-01, later; README "How far can the identity loss go?"): (1) per-term generator gradient norms
+# and loss values at checkpoints of existing runs; (2) the upper bound, identity loss through the frozen evaluating
+# MobileFaceNet (stage 2, not joint), seeds 0-1 side by side; (3) the capacity probe: paper-width DSNet-PSNR
+# (two threads, 25 min), then the paper-width joint FH-GAN with λ4 50 and 100 at batch 8 side by side (~21 min each)
+python scripts/loss_gradients.py --opt options/fhgan_joint_id_cpu_bf16.yml --run experiments/FHGAN_joint_id250_it1200_x4_cpu_bf16_b16 \
+  --iters 100,600,1200 --force-yml train:identity_opt:loss_weight=250.0 --out results/loss_gradients/id250.json
+python scripts/loss_gradients.py --opt options/fhgan_joint_noid_cpu_bf16.yml --run experiments/FHGAN_joint_noid_x4_cpu_bf16_b16 \
+  --iters 100,600 --out results/loss_gradients/noid.json
+python scripts/loss_gradients.py --opt options/fhgan_joint_id_cpu_bf16.yml --run experiments/FHGAN_joint_id100_x4_cpu_bf16_b16 \
+  --iters 600 --force-yml train:identity_opt:loss_weight=100.0 --out results/loss_gradients/id100.json
+for s in 0 1; do
+  n=DSNetGAN_idMFNfrozen250_x4_cpu_bf16_b16; [ $s = 1 ] && n=${n}_seed1
+  python fhgan_plugin/train.py -opt options/dsnet_gan_id_mfn_frozen_cpu_bf16.yml --auto_resume --force_yml name=$n manual_seed=$s $B16
+done
+python scripts/loss_gradients.py --opt options/dsnet_gan_id_mfn_frozen_cpu_bf16.yml --run experiments/DSNetGAN_idMFNfrozen250_x4_cpu_bf16_b16 \
+  --iters 0,100,600 --eval-meta datasets/meta/lfw_val500.txt --out results/loss_gradients/bound.json
+OMP_NUM_THREADS=2 python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_bf16.yml --auto_resume
+for w in 50 100; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_id_bf16.yml --auto_resume --force_yml name=FHGAN_joint_id${w}_x4_bf16 \
+    train:identity_opt:loss_weight=${w}.0 $B16
+done
+bash scripts/eval_lfw_idfeat.sh

@@ -92,6 +92,26 @@ def test_bad_arguments_are_clear() -> None:
         DSNet(**TINY)(torch.rand(3, 8, 8))
 
 
+def test_back_projection_makes_the_output_lr_consistent_and_keeps_gradients() -> None:
+    from fhgan_plugin.data.degradation import canonical_degradation
+    torch.manual_seed(0)
+    plain = DSNet(**TINY)
+    bp = DSNet(**TINY, back_projection=5)
+    bp.load_state_dict(plain.state_dict())  # no parameters of its own: checkpoints load either way
+    x = torch.rand(2, 3, 12, 12)
+    out = bp(x)
+
+    def lr_error(y: torch.Tensor) -> float:
+        return (canonical_degradation(y, quantize=False) - x).abs().mean().item()
+
+    assert out.shape == (2, 3, 48, 48) and torch.isfinite(out).all()
+    assert lr_error(out) < 0.1 * lr_error(plain(x))
+    out.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in bp.parameters())
+    with pytest.raises(ValueError, match='back_projection'):
+        DSNet(**TINY, back_projection=-1)
+
+
 def test_registered_and_configs_build() -> None:
     assert ARCH_REGISTRY.get('DSNet') is DSNet
     for name in DSNET_CONFIGS:

@@ -15,7 +15,8 @@ TINY = dict(num_feat=8, num_block=3, num_layer=6, growth=4, num_bottleneck=8)
 
 
 @pytest.mark.parametrize('extra', [{}, dict(block_output='sparse'), dict(bottleneck_low_level=False),
-                                   dict(upsample_mode='single'), dict(upscale=2), dict(num_layer=5)])
+                                   dict(upsample_mode='single'), dict(upscale=2), dict(num_layer=5),
+                                   dict(back_projection=3)])
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_fast_dsnet_matches_training_module(extra: dict, channels_last: bool) -> None:
     torch.manual_seed(0)

@@ -133,6 +133,24 @@ def test_flip_ensemble_averages_the_mirrored_output(tmp_path) -> None:  # noqa: 
     assert torch.equal(ens.super_resolve(lq.flip(-1), gt), ens.super_resolve(lq, gt).flip(-1))
 
 
+def test_back_projection_method_is_consistent_with_its_input(tmp_path) -> None:  # noqa: ANN001
+    from fhgan_plugin.data.degradation import canonical_degradation
+    ckpt = str(tmp_path / 'net_g.pth')
+    _save_dsnet(ckpt, 0)
+    plain = parse_method(f'plain={TINY_SPEC}@{ckpt}')
+    bp = parse_method(f'bp={TINY_SPEC[:-1]},back_projection=5)@{ckpt}')
+    assert plain.cache_key() != bp.cache_key()
+    for m in (plain, bp):
+        m.load(torch.device('cpu'))  # the arch is built without the test-time option
+    lq = (torch.rand(2, 3, 28, 28) * 255).round() / 255
+    gt = torch.zeros(2, 3, 112, 112)
+
+    def lr_error(sr: torch.Tensor) -> float:
+        return (canonical_degradation(sr, quantize=False) - lq).abs().mean().item() * 255
+
+    assert lr_error(bp.super_resolve(lq, gt)) < 0.25 * lr_error(plain.super_resolve(lq, gt))
+
+
 def test_dsnet_named_config_and_test_options_file(tmp_path) -> None:  # noqa: ANN001
     ckpt = str(tmp_path / 'cpu.pth')
     torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)

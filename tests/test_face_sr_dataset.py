@@ -10,7 +10,7 @@ import torch
 from basicsr.data import build_dataset
 from PIL import Image
 
-from fhgan_plugin.data import FaceSRDataset, canonical_degradation
+from fhgan_plugin.data import FaceSRDataset, back_project, canonical_degradation
 from tests.conftest import write_faces
 
 
@@ -51,6 +51,31 @@ def test_degradation_shapes_and_errors() -> None:
         canonical_degradation(torch.rand(1, 3, 30, 30), 4)
     with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
         canonical_degradation(torch.rand(30, 30), 4)
+
+
+def test_back_projection_restores_lr_consistency_and_keeps_the_null_space() -> None:
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 112, 112)
+    lq = canonical_degradation(hr)
+    # an "SR" face that is HR plus a smooth colour error (visible in the LR) plus fine detail (invisible in it)
+    smooth = 0.1 * torch.nn.functional.interpolate(torch.randn(2, 3, 4, 4), size=(112, 112), mode='bicubic')
+    detail = 0.05 * torch.sign(torch.randn(2, 3, 56, 56)).repeat_interleave(2, -1).repeat_interleave(2, -2)
+    sr = (hr + smooth + detail).clamp(0, 1)
+
+    def lr_error(x: torch.Tensor) -> float:
+        return (canonical_degradation(x, quantize=False) - lq).abs().mean().item() * 255
+
+    assert torch.equal(back_project(sr, lq, iters=0), sr)
+    errors = [lr_error(back_project(sr, lq, iters=k)) for k in (0, 1, 3, 10)]
+    assert errors[0] > 5 and all(b < a for a, b in zip(errors, errors[1:])) and errors[-1] < 0.5
+    # the smooth error is removed, so the result is closer to HR than the input was
+    assert (back_project(sr, lq, iters=10) - hr).pow(2).mean() < 0.5 * (sr - hr).pow(2).mean()
+    # an already consistent face is (nearly) a fixed point
+    assert (back_project(hr, lq, iters=5) - hr).abs().mean() < 2 / 255
+    with pytest.raises(ValueError, match='iters'):
+        back_project(sr, lq, iters=-1)
+    with pytest.raises(ValueError, match='same N, C'):
+        back_project(sr, lq[:1])
 
 
 def test_hflip_only_in_training(face_folder: str) -> None:

@@ -25,6 +25,7 @@ import math
 import torch
 from torch import nn
 
+from fhgan_plugin.data.degradation import back_project
 from fhgan_plugin.registry import register_arch
 
 #: Named configurations. ``paper``: the sizes of DEVELOPERS.md. ``cpu``: a reduced width for CPU-scale
@@ -102,6 +103,11 @@ class DSNet(nn.Module):
         bottleneck_low_level: Feed the low-level features to the bottleneck too.
         upsample_mode: 'progressive' (×2 steps) or 'single' (one PixelShuffle(upscale)).
         img_range: Inputs are multiplied by this before the network and outputs divided by it.
+        back_projection: Steps of iterative back-projection applied to the output (0: none), making it
+            consistent with the input under the canonical degradation
+            (:func:`fhgan_plugin.data.degradation.back_project`, unclamped, differentiable, no parameters:
+            checkpoints load either way). Beyond the paper; trained with it, the losses only shape what
+            the degradation removes.
 
     Shapes:
         x (N, num_in_ch, H, W) in [0, 1] -> (N, num_out_ch, H*upscale, W*upscale).
@@ -119,8 +125,12 @@ class DSNet(nn.Module):
                  block_output: str = 'all',
                  bottleneck_low_level: bool = True,
                  upsample_mode: str = 'progressive',
-                 img_range: float = 1.0) -> None:
+                 img_range: float = 1.0,
+                 back_projection: int = 0) -> None:
         super().__init__()
+        if back_projection < 0:
+            raise ValueError(f'back_projection must be >= 0, got {back_projection}')
+        self.back_projection = back_projection
         if upscale not in (2, 4, 8):
             raise ValueError(f'DSNet upscale must be 2, 4 or 8, got {upscale}')
         if upsample_mode not in ('progressive', 'single'):
@@ -166,5 +176,7 @@ class DSNet(nn.Module):
         if not self.bottleneck_low_level:
             feats = feats[1:]
         out = self.bottleneck(torch.cat(feats, 1))
-        out = self.conv_last(self.upsample(out))
-        return out / self.img_range
+        out = self.conv_last(self.upsample(out)) / self.img_range
+        if self.back_projection:
+            out = back_project(out, x / self.img_range, self.back_projection, clamp=False)
+        return out

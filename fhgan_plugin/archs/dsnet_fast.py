@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from fhgan_plugin.archs.dsnet_arch import DSNet, SparseBlock
+from fhgan_plugin.data.degradation import back_project
 
 
 def _conv_from(weight: torch.Tensor, bias: torch.Tensor | None, padding: int) -> nn.Conv2d:
@@ -117,6 +118,7 @@ class FastDSNet(nn.Module):
             raise TypeError(f'FastDSNet needs a DSNet, got {type(net).__name__}')
         net = copy.deepcopy(net).eval()
         self.img_range = net.img_range
+        self.back_projection = net.back_projection
         self.bottleneck_low_level = net.bottleneck_low_level
         self.low_level = net.low_level
         self.blocks = nn.ModuleList(FastSparseBlock(b) for b in net.blocks)
@@ -147,8 +149,10 @@ class FastDSNet(nn.Module):
             buf[:, c:c + oc] = block(buf[:, :c])
             c += oc
         trunk = buf if self.bottleneck_low_level else buf[:, self.num_feat:]
-        out = self.conv_last(self.upsample(self.bottleneck(trunk)))
-        return (out / self.img_range).contiguous()
+        out = (self.conv_last(self.upsample(self.bottleneck(trunk))) / self.img_range).contiguous()
+        if self.back_projection:
+            out = back_project(out, x / self.img_range, self.back_projection, clamp=False).contiguous()
+        return out
 
 
 def optimize_dsnet(net: DSNet, channels_last: bool = False, backend: str = 'eager') -> nn.Module:

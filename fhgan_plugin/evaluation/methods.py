@@ -11,7 +11,8 @@ A method spec (``--method`` of ``scripts/evaluate.py``) is one of
   num_bottleneck=32)@experiments/FHGAN_joint_x4_cpu/models/net_g_latest.pth``,
   ``MSRResNet=MSRResNet(upscale=4)@msrresnet.pth``. ``DSNet(config=cpu)`` selects a named DSNet config;
   ``flip_ensemble=true`` (any arch) averages the outputs for the face and its mirror image (test-time
-  self-ensemble, 2x the time);
+  self-ensemble, 2x the time); ``back_projection=K`` (any arch) makes the output consistent with the LR
+  input by K steps of iterative back-projection (:func:`fhgan_plugin.data.degradation.back_project`);
 * the name of a shipped model (``fhgan_plugin.model_zoo``, e.g. ``fhgan-x4-cpu``), or ``LABEL=NAME``.
 """
 from __future__ import annotations
@@ -27,9 +28,11 @@ import yaml
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
+from fhgan_plugin.data.degradation import back_project
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_state_dict_checked, read_state_dict
 from fhgan_plugin.utils.upsample import pil_upsample
 
+TEST_TIME_OPTIONS = ('flip_ensemble', 'back_projection')  # applied around any arch, not passed to it
 BUILTIN = {'bilinear': 'FR-Bilinear', 'bicubic': 'FR-Bicubic', 'hr': 'FR-HR images'}
 SPEC_HELP = ("a method is one of: 'bilinear', 'bicubic', 'hr', a BasicSR test-options .yml file, a shipped model "
              "name ([LABEL=]NAME), or 'LABEL=ARCH(key=value,...)@CHECKPOINT' with ARCH in BasicSR's ARCH_REGISTRY")
@@ -75,7 +78,7 @@ class Method:
         """Build the network and load its checkpoint (network methods only)."""
         if self.kind != 'network' or self.net is not None:
             return
-        opt = {k: v for k, v in self.network_opt.items() if k != 'flip_ensemble'}
+        opt = {k: v for k, v in self.network_opt.items() if k not in TEST_TIME_OPTIONS}
         self.net = build_arch(opt).eval().to(device)
         try:
             load_state_dict_checked(self.net, read_state_dict(self.checkpoint, self.param_key),
@@ -99,6 +102,8 @@ class Method:
         out = self.net(lq).float()
         if self.network_opt.get('flip_ensemble'):
             out = 0.5 * (out + self.net(lq.flip(-1)).float().flip(-1))
+        if self.network_opt.get('back_projection'):
+            out = back_project(out, lq.float(), int(self.network_opt['back_projection']))
         out = out.clamp(0, 1).cpu()
         if out.shape[-2:] != gt.shape[-2:]:
             raise ValueError(f'method {self.label!r} returned {tuple(out.shape[-2:])} for a '

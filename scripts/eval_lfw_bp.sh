@@ -25,6 +25,17 @@ add "FH-GAN λ4 250 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16
 add "FH-GAN λ4 250 seed 1 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed1
 add "FH-GAN λ4 250 seed 2 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed2
 add "FH-GAN λ4 250 seed 3 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed3
+# trained with back-projection inside the generator (network_g:back_projection=5): evaluated as trained
+add_trained() {  # label, run name
+  local ckpt="$E/$2/models/net_g_600.pth"
+  if [ -f "$ckpt" ]; then methods+=(--method "$1=DSNet(config=cpu,back_projection=5)@$ckpt")
+  else echo "skipped (no $ckpt): $1" >&2; fi
+}
+add_trained "FH-GAN λ4 250 trained with BP5 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16
+add_trained "FH-GAN λ4 250 trained with BP5 seed 1 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16_seed1
+add_trained "FH-GAN λ4 250 trained with BP5 seed 2 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16_seed2
+add_trained "FH-GAN λ4 250 trained with BP5 seed 3 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16_seed3
+add_trained "FH-GAN w/o identity trained with BP5 (cpu, bf16, b16)" FHGAN_joint_noid_bp5_x4_cpu_bf16_b16
 python scripts/evaluate.py --out results/eval_lfw_bp --lpips-vgg none --figure-pairs '' "${methods[@]}" \
   --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth" \
   "$@"

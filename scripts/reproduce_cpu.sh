@@ -173,3 +173,14 @@ for w in 50 100; do
     train:identity_opt:loss_weight=${w}.0 $B16
 done
 bash scripts/eval_lfw_idfeat.sh
+# session 17 (2026-12-01, README "LR-consistent outputs: iterative back-projection"): back-projection at test time
+# (`back_projection=5` in a method spec) on the existing runs, and FH-GAN trained with back-projection inside the
+# generator (network_g:back_projection=5): λ4 250 seeds 0-3 and the w/o-identity partner (~27 / 19 min, two side by side)
+for s in 0 1 2 3; do
+  n=FHGAN_joint_id250_bp5_x4_cpu_bf16_b16; [ $s != 0 ] && n=${n}_seed$s
+  python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume --force_yml name=$n manual_seed=$s \
+    train:identity_opt:loss_weight=250.0 network_g:back_projection=5 $B16
+done
+python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume \
+  --force_yml name=FHGAN_joint_noid_bp5_x4_cpu_bf16_b16 network_g:back_projection=5 $B16
+bash scripts/eval_lfw_bp.sh

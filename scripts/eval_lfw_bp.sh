@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 E=experiments
 K=${BP_ITERS:-5}
-methods=(--method bicubic --method hr
+methods=(--method bicubic --method "bicubic(back_projection=$K)" --method hr
   --method "DSNet-PSNR (cpu, shipped)=dsnet-psnr-x4-cpu"
   --method "DSNet-PSNR (cpu, shipped) + BP$K=DSNet(config=cpu,back_projection=$K)@fhgan_plugin/weights/dsnet_psnr_x4_cpu.pth"
   --method "FH-GAN (cpu, shipped)=fhgan-x4-cpu"

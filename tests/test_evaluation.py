@@ -151,6 +151,22 @@ def test_back_projection_method_is_consistent_with_its_input(tmp_path) -> None: 
     assert lr_error(bp.super_resolve(lq, gt)) < 0.25 * lr_error(plain.super_resolve(lq, gt))
 
 
+def test_back_projected_baseline() -> None:
+    from fhgan_plugin.data.degradation import canonical_degradation
+    plain, bp = parse_method('bicubic'), parse_method('bicubic(back_projection=5)')
+    assert bp.label == 'FR-Bicubic + BP5' and bp.kind == 'interp' and plain.cache_key() != bp.cache_key()
+    torch.manual_seed(0)
+    lq = (canonical_degradation(torch.rand(2, 3, 112, 112)) * 255).round() / 255
+    gt = torch.zeros(2, 3, 112, 112)
+
+    def lr_error(sr: torch.Tensor) -> float:
+        return (canonical_degradation(sr, quantize=False) - lq).abs().mean().item() * 255
+
+    out = bp.super_resolve(lq, gt)
+    assert torch.equal(out, (out * 255).round() / 255)  # uint8 values, like every method
+    assert lr_error(out) < 0.5 * lr_error(plain.super_resolve(lq, gt))
+
+
 def test_dsnet_named_config_and_test_options_file(tmp_path) -> None:  # noqa: ANN001
     ckpt = str(tmp_path / 'cpu.pth')
     torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)

@@ -4,6 +4,8 @@ A method spec (``--method`` of ``scripts/evaluate.py``) is one of
 
 * ``bilinear`` / ``bicubic``: PIL upsampling of the uint8 LR face (the project's baselines);
 * ``hr``: the HR faces themselves (the paper's "FR-HR images" row);
+* ``bicubic(back_projection=K)`` / ``bilinear(back_projection=K)``: that baseline made consistent with its LR
+  input by K back-projection steps (what back-projection alone does, without a network);
 * a BasicSR test-options YAML file: ``network_g`` + ``path.pretrain_network_g`` (``param_key_g``), label =
   its ``name``;
 * ``LABEL=ARCH@CHECKPOINT``: any arch of BasicSR's ``ARCH_REGISTRY`` with keyword arguments in
@@ -94,7 +96,10 @@ class Method:
         if self.kind == 'hr':
             return gt
         if self.kind == 'interp':
-            return pil_upsample(lq, scale, self.mode)
+            out = pil_upsample(lq, scale, self.mode)
+            if self.network_opt.get('back_projection'):
+                out = (back_project(out, lq, int(self.network_opt['back_projection'])) * 255).round() / 255
+            return out
         if self.net is None:
             raise RuntimeError(f'method {self.label!r}: call load() first')
         device = next(self.net.parameters()).device
@@ -171,6 +176,10 @@ def parse_method(spec: str) -> Method:
     if spec.lower() in BUILTIN:
         kind = 'hr' if spec.lower() == 'hr' else 'interp'
         return Method(label=BUILTIN[spec.lower()], kind=kind, mode=None if kind == 'hr' else spec.lower())
+    bp = re.match(r'^(bilinear|bicubic)\(back_projection=(\d+)\)$', spec, re.IGNORECASE)
+    if bp:  # an interpolation baseline made LR-consistent: what back-projection alone does, without a network
+        mode, k = bp[1].lower(), int(bp[2])
+        return Method(label=f'{BUILTIN[mode]} + BP{k}', kind='interp', mode=mode, network_opt={'back_projection': k})
     from fhgan_plugin.model_zoo import SHIPPED_MODELS, resolve_weights
     label, _, name = spec.rpartition('=')
     if name in SHIPPED_MODELS and '@' not in spec:

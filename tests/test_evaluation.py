@@ -58,6 +58,12 @@ def test_gap_closed_by_hand() -> None:
     assert not any('gap@x' in r for r in rows)  # HR no better than bicubic with FR x: no ratio
     assert '| sr | 97.50 ± 1.00 | 91.00 ± 1.00 | 50 % |' in markdown_table(rows)
     assert 'bicubic and an hr' in add_gap_closed(rows[1:], methods[1:])
+    # a back-projected bicubic listed after the plain one is a method, never the reference
+    methods.append(parse_method('bicubic(back_projection=5)'))
+    rows = [{k: v for k, v in r.items() if not k.startswith('gap')} for r in rows]
+    rows.append({'method': 'bic+bp', 'acc': 96.75, 'acc_std': 1.0})
+    assert add_gap_closed(rows, methods) is None
+    assert [r['gap'] for r in rows] == [0.0, 1.0, 0.5, 0.25]
 
 
 def test_figure_wraps_long_method_labels(tmp_path) -> None:  # noqa: ANN001

@@ -61,7 +61,8 @@ def add_gap_closed(rows: list[dict[str, Any]], methods: list[Method]) -> str | N
     Needs a bicubic and an HR row among ``rows`` (``methods`` is aligned with ``rows``); returns the reason
     when it cannot be computed (None when it was), and leaves the rows untouched then.
     """
-    kinds = {(m.kind, m.mode): r for m, r in zip(methods, rows)}
+    # the plain baselines only: a back-projected bicubic (network_opt set) is a method, not the reference
+    kinds = {(m.kind, m.mode): r for m, r in zip(methods, rows) if not m.network_opt or m.kind == 'network'}
     bicubic, hr = kinds.get(('interp', 'bicubic')), kinds.get(('hr', None))
     if bicubic is None or hr is None:
         return 'the gap closed needs both a bicubic and an hr method'

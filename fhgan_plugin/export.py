@@ -21,6 +21,11 @@ DYNAMIC = {'lq': {0: 'batch', 2: 'height', 3: 'width'}, 'sr': {0: 'batch', 2: 'o
 
 def export_onnx(net: nn.Module, path: str, opset: int = 17, example: torch.Tensor | None = None) -> str:
     """ONNX with dynamic batch / height / width (input ``lq``, output ``sr``, both (N, 3, H, W) in [0, 1])."""
+    if getattr(net, 'back_projection', 0):
+        raise ValueError(f'ONNX cannot express the antialiased downsampling of back_projection='
+                         f'{net.back_projection}: export with --arch "DSNet(config=...,back_projection=0)" (or '
+                         '--formats torchscript) and apply fhgan_plugin.data.back_project(sr, lq, '
+                         f'{net.back_projection}) to the ONNX output')
     example = example if example is not None else torch.rand(1, 3, 28, 28)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with torch.no_grad():

@@ -64,3 +64,13 @@ def test_export_cpu_dsnet_on_real_faces(shared: str, tmp_path) -> None:  # noqa:
     net = DSNet.from_config('cpu').eval()
     res = compare(net, export_onnx(net, str(tmp_path / 'g.onnx')), None, {'face': canonical_degradation(hr)})
     assert res['face']['onnx_max_abs'] <= 1e-4
+
+
+def test_onnx_export_of_a_back_projecting_dsnet_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
+    net = DSNet.from_config('cpu', back_projection=5).eval()
+    with pytest.raises(ValueError, match='back_projection=0'):
+        export_onnx(net, str(tmp_path / 'bp.onnx'))
+    ts = torch.jit.load(export_torchscript(net, str(tmp_path / 'bp.ts')))
+    x = torch.rand(2, 3, 28, 28)
+    with torch.no_grad():
+        assert (ts(x) - net(x)).abs().max() < 1e-5  # TorchScript keeps the back-projection

@@ -184,3 +184,9 @@ done
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume \
   --force_yml name=FHGAN_joint_noid_bp5_x4_cpu_bf16_b16 network_g:back_projection=5 $B16
 bash scripts/eval_lfw_bp.sh
+# the shipped fhgan-x4-cpu since session 17: the λ4 250 seed-0 generator, back_projection: 5 in its model-zoo arch;
+# the main job's evaluation (scripts/run_main.sh) supplies the model card's table
+python scripts/evaluate.py --method bicubic --method hr --method FH-GAN=fhgan-x4-cpu --lpips-images 500 --out results/eval_lfw_shipped
+python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id250_x4_cpu_bf16_b16/models/net_g_600.pth \
+  --options "options/fhgan_joint_id_cpu_bf16.yml --force_yml train:identity_opt:loss_weight=250.0" \
+  --eval-summary results/eval_lfw_shipped/summary.json

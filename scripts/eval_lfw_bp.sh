@@ -12,8 +12,12 @@ K=${BP_ITERS:-5}
 methods=(--method bicubic --method "bicubic(back_projection=$K)" --method hr
   --method "DSNet-PSNR (cpu, shipped)=dsnet-psnr-x4-cpu"
   --method "DSNet-PSNR (cpu, shipped) + BP$K=DSNet(config=cpu,back_projection=$K)@fhgan_plugin/weights/dsnet_psnr_x4_cpu.pth"
-  --method "FH-GAN (cpu, shipped)=fhgan-x4-cpu"
-  --method "FH-GAN (cpu, shipped) + BP$K=DSNet(config=cpu,back_projection=$K)@fhgan_plugin/weights/fhgan_x4_cpu.pth")
+  --method "FH-GAN (shipped fhgan-x4-cpu: λ4 250 seed 0 + BP5, float16)=fhgan-x4-cpu")
+# the generator shipped as fhgan-x4-cpu until 2026-12-01 (λ4 150, batch 8, float16), taken from git history
+old=$E/fhgan_x4_cpu_until_20261201.pth
+[ -f "$old" ] || { mkdir -p $E && git show 830aff9:fhgan_plugin/weights/fhgan_x4_cpu.pth > "$old"; }
+methods+=(--method "FH-GAN λ4 150 (cpu, b8; shipped until 2026-12-01)=DSNet(config=cpu)@$old"
+  --method "FH-GAN λ4 150 (cpu, b8; shipped until 2026-12-01) + BP$K=DSNet(config=cpu,back_projection=$K)@$old")
 add() {  # label, run name: the run's 600-iteration generator, without and with back-projection
   local ckpt="$E/$2/models/net_g_600.pth"
   if [ -f "$ckpt" ]; then

@@ -11,7 +11,7 @@ import torch
 from fhgan_plugin.archs import DSNet
 from fhgan_plugin.data.pairs import Pair, parse_lfw_pairs
 from fhgan_plugin.evaluation.cli import main as evaluate_main
-from fhgan_plugin.evaluation.methods import MethodError, parse_method
+from fhgan_plugin.evaluation.methods import Method, MethodError, parse_method
 from fhgan_plugin.evaluation.runner import Evaluator, balanced_subset, load_test_set
 from fhgan_plugin.metrics.verification import kfold_verification, roc_auc, roc_curve, tar_at_far
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError
@@ -120,14 +120,20 @@ def test_checkpoint_of_the_wrong_arch_is_a_clear_error(tmp_path) -> None:  # noq
     parse_method(f'right={TINY_SPEC}@{ckpt}').load(torch.device('cpu'))
 
 
-def test_flip_ensemble_averages_the_mirrored_output(tmp_path) -> None:  # noqa: ANN001
+def _plain_and_test_time(tmp_path, option: str) -> tuple[Method, Method]:  # noqa: ANN001
+    """A tiny DSNet as a method, without and with a test-time option (``key=value``), both loaded."""
     ckpt = str(tmp_path / 'net_g.pth')
     _save_dsnet(ckpt, 0)
     plain = parse_method(f'plain={TINY_SPEC}@{ckpt}')
-    ens = parse_method(f'ens={TINY_SPEC[:-1]},flip_ensemble=true)@{ckpt}')
-    assert plain.cache_key() != ens.cache_key()
-    for m in (plain, ens):
-        m.load(torch.device('cpu'))
+    other = parse_method(f'other={TINY_SPEC[:-1]},{option})@{ckpt}')
+    assert plain.cache_key() != other.cache_key()
+    for m in (plain, other):
+        m.load(torch.device('cpu'))  # the arch is built without the test-time option
+    return plain, other
+
+
+def test_flip_ensemble_averages_the_mirrored_output(tmp_path) -> None:  # noqa: ANN001
+    plain, ens = _plain_and_test_time(tmp_path, 'flip_ensemble=true')
     lq = torch.rand(2, 3, 28, 28)
     gt = torch.zeros(2, 3, 112, 112)
     with torch.no_grad():
@@ -141,13 +147,7 @@ def test_flip_ensemble_averages_the_mirrored_output(tmp_path) -> None:  # noqa: 
 
 def test_back_projection_method_is_consistent_with_its_input(tmp_path) -> None:  # noqa: ANN001
     from fhgan_plugin.data.degradation import canonical_degradation
-    ckpt = str(tmp_path / 'net_g.pth')
-    _save_dsnet(ckpt, 0)
-    plain = parse_method(f'plain={TINY_SPEC}@{ckpt}')
-    bp = parse_method(f'bp={TINY_SPEC[:-1]},back_projection=5)@{ckpt}')
-    assert plain.cache_key() != bp.cache_key()
-    for m in (plain, bp):
-        m.load(torch.device('cpu'))  # the arch is built without the test-time option
+    plain, bp = _plain_and_test_time(tmp_path, 'back_projection=5')
     lq = (torch.rand(2, 3, 28, 28) * 255).round() / 255
     gt = torch.zeros(2, 3, 112, 112)
 

@@ -37,7 +37,8 @@ class ShippedModel:
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     # Since 2026-12-01 (session 17): the λ4 = 250 batch-16 bfloat16 FH-GAN (seed 0) with 5 steps of iterative
     # back-projection applied to its output (arch option back_projection=5; no parameters of its own); before, the
-    # λ4 = 150 batch-8 model without back-projection (README "Main results" and "LR-consistent outputs").
+    # λ4 = 150 batch-8 model without back-projection (README "Main results";
+    # docs/experiments.md "LR-consistent outputs").
     'fhgan-x4-cpu': ShippedModel(
         name='fhgan-x4-cpu', file='fhgan_x4_cpu.pth',
         arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4, 'back_projection': 5},

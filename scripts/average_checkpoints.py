@@ -1,6 +1,6 @@
 """Average the weights of several checkpoints of one network (e.g. a run's last ``net_g_*.pth``).
 
-Example (measured and rejected for the release model, README "Main results")::
+Example (measured and rejected for the release model, docs/experiments.md "More measured and rejected")::
 
     python scripts/average_checkpoints.py --out /tmp/avg400_600.pth \
         experiments/FHGAN_joint_id_x4_cpu/models/net_g_{400,450,500,550,600}.pth

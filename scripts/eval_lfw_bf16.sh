@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One all-pairs LFW evaluation of the paper-width (bfloat16-trained) Table 1 ablation beside the baselines and the
-# shipped cpu-width models (results/eval_lfw_paper; README "Paper-width DSNet on CPU, in bfloat16"). Two FR networks:
+# shipped cpu-width models (results/eval_lfw_paper; docs/experiments.md "Paper-width DSNet on CPU, in bfloat16"). Two FR networks:
 # the shared MobileFaceNet (main) and the from-scratch MobileFaceNet (independent of every loss). The paper-width
 # DSNet-PSNR start is not in it (20+ CPU minutes in float32; its PSNR on 300 images is in the README).
 # Per-method results and SR faces are cached under results/eval_lfw_paper/cache, so methods evaluated while

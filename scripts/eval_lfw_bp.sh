@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One all-pairs LFW evaluation of test-time iterative back-projection (README "LR-consistent outputs: back-projection"):
+# One all-pairs LFW evaluation of test-time iterative back-projection (docs/experiments.md "LR-consistent outputs: back-projection"):
 # every main FH-GAN model with and without `back_projection=5` (5 steps of
 # fhgan_plugin.data.degradation.back_project, which makes an SR face's canonical LR match its input), beside bicubic
 # and HR. Two FR networks: the shared MobileFaceNet (main) and the from-scratch MobileFaceNet (independent of every
@@ -25,6 +25,9 @@ add() {  # label, run name: the run's 600-iteration generator, without and with 
   else echo "skipped (no $ckpt): $1" >&2; fi
 }
 add "FH-GAN w/o identity (cpu, bf16, b16)" FHGAN_joint_noid_x4_cpu_bf16_b16
+add "FH-GAN w/o identity seed 1 (cpu, bf16, b16)" FHGAN_joint_noid_x4_cpu_bf16_b16_seed1
+add "FH-GAN w/o identity seed 2 (cpu, bf16, b16)" FHGAN_joint_noid_x4_cpu_bf16_b16_seed2
+add "FH-GAN w/o identity seed 3 (cpu, bf16, b16)" FHGAN_joint_noid_x4_cpu_bf16_b16_seed3
 add "FH-GAN λ4 250 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16
 add "FH-GAN λ4 250 seed 1 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed1
 add "FH-GAN λ4 250 seed 2 (cpu, bf16, b16)" FHGAN_joint_id250_x4_cpu_bf16_b16_seed2
@@ -40,6 +43,8 @@ add_trained "FH-GAN λ4 250 trained with BP5 seed 1 (cpu, bf16, b16)" FHGAN_join
 add_trained "FH-GAN λ4 250 trained with BP5 seed 2 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16_seed2
 add_trained "FH-GAN λ4 250 trained with BP5 seed 3 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16_seed3
 add_trained "FH-GAN w/o identity trained with BP5 (cpu, bf16, b16)" FHGAN_joint_noid_bp5_x4_cpu_bf16_b16
+add_trained "FH-GAN w/o identity trained with BP5 seed 1 (cpu, bf16, b16)" FHGAN_joint_noid_bp5_x4_cpu_bf16_b16_seed1
+add_trained "FH-GAN w/o identity trained with BP5 seed 2 (cpu, bf16, b16)" FHGAN_joint_noid_bp5_x4_cpu_bf16_b16_seed2
 python scripts/evaluate.py --out results/eval_lfw_bp --lpips-vgg none --figure-pairs '' "${methods[@]}" \
   --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth" \
   "$@"

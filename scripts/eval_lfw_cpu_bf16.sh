@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One all-pairs LFW evaluation of the cpu-width Table 1 ablation re-trained in bfloat16 with batch 16 and 32 (session 13;
-# README "Larger batches in bfloat16") beside the baselines and the shipped float32 models. Two FR networks: the shared
+# docs/experiments.md "Larger batches in bfloat16") beside the baselines and the shipped float32 models. Two FR networks: the shared
 # MobileFaceNet (main) and the from-scratch MobileFaceNet (independent of every loss). Per-method results and SR faces
 # are cached under results/eval_lfw_paper/cache (content-hashed), shared with scripts/eval_lfw_bf16.sh, so rows
 # computed by either script come from the same FR networks and faces. Extra arguments are passed on.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One all-pairs LFW evaluation of session 14's and 15's runs (README "Identity feature loss and λ4 at batch 16"): the
+# One all-pairs LFW evaluation of session 14's and 15's runs (docs/experiments.md "Identity feature loss and λ4 at batch 16"): the
 # identity-feature-loss runs, λ4 = 100 / 250 / 350 at batch 16 (250: four seeds, a weight average of three and a 1200-iteration run; 350: two seeds), beside bicubic, HR, the shipped FH-GAN and their batch-16
 # bfloat16 w/o-identity partner. Two FR networks: the shared
 # MobileFaceNet (main) and the from-scratch MobileFaceNet (independent of every loss). Per-method results are cached

@@ -7,7 +7,7 @@ L2 norm of the gradient of every weighted generator term (``l_g_pix``, ``l_g_per
 Iteration ``0`` means the run's start (the options' own ``pretrain_network_*``; its critic is then untrained).
 With ``--eval-meta`` (an image list such as ``datasets/meta/lfw_val500.txt``) the terms' values are also
 averaged over those held-out faces, so that training and test values can be compared. Nothing is updated.
-Used in README "How far can the identity loss go?" to show that from λ4 ≈ 100 on the identity
+Used in docs/experiments.md "How far can the identity loss go?" to show that from λ4 ≈ 100 on the identity
 term all but alone drives the generator.
 
 Example::

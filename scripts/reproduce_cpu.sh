@@ -30,7 +30,7 @@ python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_join
   --options options/fhgan_joint_id_cpu.yml --eval-summary results/eval_lfw_all/summary.json
 # speed
 python scripts/benchmark.py --out results/benchmark.json --md results/benchmark.md --faces results/lfw_lr28
-# measured and rejected (README "Main results"): both ablation runs continued to 1,200 iterations, then evaluated
+# measured and rejected (docs/experiments.md "The first Table 1 ablation"): both ablation runs continued to 1,200 iterations, then evaluated
 # (run after the release evaluation: net_*_latest.pth then holds the 1,200-iteration weights)
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --auto_resume --force_yml train:total_iter=1200
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --auto_resume --force_yml train:total_iter=1200
@@ -39,7 +39,7 @@ python scripts/evaluate.py --out results/eval_lfw_1200 --lpips-images 500 --meth
   --method "FH-GAN=DSNet(config=cpu)@experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth" \
   --extra-fr "joint=options/fhgan_joint_id_cpu.yml@experiments/FHGAN_joint_id_x4_cpu/models/net_fr_latest.pth" \
   --extra-fr "scratch=options/train_arcface_scratch_cpu.yml@experiments/ArcFace_MobileFaceNet_scratch_v2_cpu/models/net_fr_latest.pth"
-# measured and rejected, session 9 (README "More measured and rejected"): checkpoint averaging, flip
+# measured and rejected, session 9 (docs/experiments.md "More measured and rejected"): checkpoint averaging, flip
 # self-ensemble, joint-FR lr 1e-3 (each evaluated with bicubic / HR in one run, MFN only)
 python scripts/average_checkpoints.py --out results/avg400_600.pth experiments/FHGAN_joint_id_x4_cpu/models/net_g_{400,450,500,550,600}.pth
 python scripts/average_checkpoints.py --out results/avg300_600.pth experiments/FHGAN_joint_id_x4_cpu/models/net_g_{300,350,400,450,500,550,600}.pth
@@ -66,7 +66,7 @@ python scripts/evaluate.py --out results/eval_lfw_s10 --lpips-vgg none --figure-
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed1_x4_cpu manual_seed=1
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed1_x4_cpu manual_seed=1
 # session 11: the seed-1 pair above (interrupted at it. 50 by the session end, resumed with --auto_resume) and a
-# seed-2 pair, then all three seeds evaluated in one run (docs/results/ablation_seeds.json, README "Seed variance")
+# seed-2 pair, then all three seeds evaluated in one run (docs/results/ablation_seeds.json, docs/experiments.md "Seed variance")
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed2_x4_cpu manual_seed=2
 python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed2_x4_cpu manual_seed=2
 python scripts/evaluate.py --out results/eval_lfw_seeds --lpips-images 500 --figure-pairs '' --method bicubic --method hr \
@@ -120,7 +120,7 @@ for p in "b16" "b16, seed 1" "b32"; do
     --b "FH-GAN w/o identity (cpu, bf16, $p)"
 done
 # session 14 (2026-11-30, last): an identity FEATURE loss beyond the paper (IdentityLoss feature_layers /
-# feature_weight; README "Identity feature loss"), batch 16 in bfloat16, with the batch-16 w/o-identity partner
+# feature_weight; docs/experiments.md "Identity feature loss"), batch 16 in bfloat16, with the batch-16 w/o-identity partner
 # re-trained beside it (stage 1 and the scratch network re-created first, as at the top of this script)
 python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume --force_yml $B16
 python fhgan_plugin/train.py -opt options/fhgan_joint_idfeat_cpu_bf16.yml --auto_resume --force_yml $B16
@@ -134,7 +134,7 @@ done
 bash scripts/eval_lfw_idfeat.sh
 # session 15 (2026-12-01): λ4 = 250 seeds 1-3, the seed-0 run trained on to 1,200 iterations (its run directory
 # copied from FHGAN_joint_id250_x4_cpu_bf16_b16 so that --auto_resume continues from 600.state), λ4 = 350 seeds 0-1;
-# then the same evaluation (it also builds the weight average of the λ4 = 250 seeds 0-2) (README "Seeds, a weight average")
+# then the same evaluation (it also builds the weight average of the λ4 = 250 seeds 0-2) (docs/experiments.md "Seeds, a weight average")
 for s in 1 2 3; do
   python fhgan_plugin/train.py -opt options/fhgan_joint_id_cpu_bf16.yml --auto_resume \
     --force_yml name=FHGAN_joint_id250_x4_cpu_bf16_b16_seed$s manual_seed=$s train:identity_opt:loss_weight=250.0 $B16
@@ -151,7 +151,7 @@ for m in "λ4 250 seed 1" "λ4 250 seed 2" "λ4 250 seed 3" "λ4 250 3-seed soup
   python scripts/compare_folds.py results/eval_lfw_idfeat/results.json --a "FH-GAN $m (cpu, bf16, b16)" \
     --b "FH-GAN w/o identity (cpu, bf16, b16)"
 done
-# session 16 (2026-12-01, later; README "How far can the identity loss go?"): (1) per-term generator gradient norms
+# session 16 (2026-12-01, later; docs/experiments.md "How far can the identity loss go?"): (1) per-term generator gradient norms
 # and loss values at checkpoints of existing runs; (2) the upper bound, identity loss through the frozen evaluating
 # MobileFaceNet (stage 2, not joint), seeds 0-1 side by side; (3) the capacity probe: paper-width DSNet-PSNR
 # (two threads, 25 min), then the paper-width joint FH-GAN with λ4 50 and 100 at batch 8 side by side (~21 min each)
@@ -173,7 +173,7 @@ for w in 50 100; do
     train:identity_opt:loss_weight=${w}.0 $B16
 done
 bash scripts/eval_lfw_idfeat.sh
-# session 17 (2026-12-01, README "LR-consistent outputs: iterative back-projection"): back-projection at test time
+# session 17 (2026-12-01, docs/experiments.md "LR-consistent outputs: iterative back-projection"): back-projection at test time
 # (`back_projection=5` in a method spec) on the existing runs, and FH-GAN trained with back-projection inside the
 # generator (network_g:back_projection=5): λ4 250 seeds 0-3 and the w/o-identity partner (~27 / 19 min, two side by side)
 for s in 0 1 2 3; do

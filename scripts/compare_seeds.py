@@ -6,7 +6,8 @@ Example (the Table 1 ablation, three seeds each, shared MobileFaceNet)::
         --a 'FH-GAN,FH-GAN seed 1,FH-GAN seed 2' \
         --b 'FH-GAN w/o identity,FH-GAN w/o identity seed 1,FH-GAN w/o identity seed 2' [--fr scratch] [--out cmp.json]
 
-``--a`` / ``--b`` list the result labels of the replicates, comma-separated, seed-matched by position. Prints
+``--a`` / ``--b`` list the result labels of the replicates, comma-separated (or '|'-separated when labels contain
+commas), seed-matched by position. Prints
 (and with --out writes) JSON: per replicate the accuracy ± fold std, PSNR / SSIM / LPIPS and gap closed (when
 the run had bicubic and HR rows); per method the mean and the sample std (ddof 1) over seeds; and the
 per-seed lead A − B with its mean, sample std and the number of seeds each method wins.
@@ -77,10 +78,17 @@ def compare_seeds(results: dict[str, Any], a: list[str], b: list[str], fr: str |
     return out
 
 
+def split_labels(text: str) -> list[str]:
+    """Labels separated by '|' when the text has one (labels may contain commas), else by ','."""
+    sep = '|' if '|' in text else ','
+    return [x.strip() for x in text.split(sep) if x.strip()]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    return comparison_main(__doc__, compare_seeds, argv, 'labels of method A replicates, comma-separated',
+    return comparison_main(__doc__, compare_seeds, argv,
+                           "labels of method A replicates, separated by ',' or by '|' (for labels with commas)",
                            'labels of method B replicates, same seeds in the same order',
-                           parse=lambda s: [x.strip() for x in s.split(',') if x.strip()])
+                           parse=split_labels)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@
 #   scratch  a MobileFaceNet trained from random weights on the training faces only (independent of every loss).
 # Rows: bilinear, bicubic (with and without 5 steps of back-projection), DSNet-PSNR, FH-GAN w/o identity loss
 # (seeds 0-3 with test-time back-projection: the shipped model's pipeline; and trained through back-projection),
-# the shipped FH-GAN (fhgan-x4-cpu) and its recipe's seeds 1-3, HR. Labels equal scripts/eval_lfw_bp.sh's, so that run's cached SR faces can
+# the shipped FH-GAN (fhgan-x4-cpu), its recipe's seeds 0-3 and the recipe trained through back-projection, HR. Labels equal scripts/eval_lfw_bp.sh's, so that run's cached SR faces can
 # be reused (cp -al results/eval_lfw_bp/cache/. results/eval_lfw_main/cache/). Methods whose checkpoint is
 # missing are skipped with a message (re-create them with scripts/reproduce_cpu.sh). Extra arguments are
 # passed on to scripts/evaluate.py.
@@ -36,6 +36,10 @@ done
 add "FH-GAN λ4 250 (cpu, bf16, b16) + BP5" FHGAN_joint_id250_x4_cpu_bf16_b16  # the shipped file's float32 original
 for s in 1 2 3; do  # the shipped recipe's other seeds
   add "FH-GAN λ4 250 seed $s (cpu, bf16, b16) + BP5" FHGAN_joint_id250_x4_cpu_bf16_b16_seed$s
+done
+add "FH-GAN λ4 250 trained with BP5 (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16
+for s in 1 2; do
+  add "FH-GAN λ4 250 trained with BP5 seed $s (cpu, bf16, b16)" FHGAN_joint_id250_bp5_x4_cpu_bf16_b16_seed$s
 done
 methods+=(--method "FH-GAN (shipped fhgan-x4-cpu: λ4 250 seed 0 + BP5, float16)=fhgan-x4-cpu")
 python scripts/evaluate.py --out results/eval_lfw_main --lpips-images 500 "${methods[@]}" \

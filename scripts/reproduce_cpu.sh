@@ -190,3 +190,23 @@ python scripts/evaluate.py --method bicubic --method hr --method FH-GAN=fhgan-x4
 python scripts/make_release.py --name fhgan-x4-cpu --ckpt experiments/FHGAN_joint_id250_x4_cpu_bf16_b16/models/net_g_600.pth \
   --options "options/fhgan_joint_id_cpu_bf16.yml --force_yml train:identity_opt:loss_weight=250.0" \
   --eval-summary results/eval_lfw_shipped/summary.json
+# session 18 (2026-12-01, README "Main results"): the w/o-identity partner re-run with seeds 1-3 (the shipped recipe had
+# 4 seeds, its partner 1) and trained through back-projection with seeds 1-2; two side by side, one thread each
+# (~8 / ~14 min); then the back-projection evaluation (new rows only; cached rows reused) and the consolidated
+# main table (one run: PSNR / SSIM / LPIPS and verification with MFN, the shipped run's joint FR and the scratch FR)
+for s in 1 2 3; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume \
+    --force_yml name=FHGAN_joint_noid_x4_cpu_bf16_b16_seed$s manual_seed=$s $B16
+done
+for s in 1 2; do
+  python fhgan_plugin/train.py -opt options/fhgan_joint_noid_cpu_bf16.yml --auto_resume \
+    --force_yml name=FHGAN_joint_noid_bp5_x4_cpu_bf16_b16_seed$s manual_seed=$s network_g:back_projection=5 $B16
+done
+bash scripts/eval_lfw_bp.sh
+bash scripts/eval_lfw_main.sh
+python scripts/compare_seeds.py results/eval_lfw_main/results.json \
+  --a "$(printf 'FH-GAN λ4 250%s (cpu, bf16, b16) + BP5|' '' ' seed 1' ' seed 2' ' seed 3')" \
+  --b "$(printf 'FH-GAN w/o identity%s (cpu, bf16, b16) + BP5|' '' ' seed 1' ' seed 2' ' seed 3')"
+python scripts/compare_seeds.py results/eval_lfw_main/results.json \
+  --a "$(printf 'FH-GAN λ4 250 trained with BP5%s (cpu, bf16, b16)|' '' ' seed 1' ' seed 2')" \
+  --b "$(printf 'FH-GAN w/o identity trained with BP5%s (cpu, bf16, b16)|' '' ' seed 1' ' seed 2')"

@@ -166,6 +166,10 @@ def test_compare_seeds_spread_and_paired_lead(tmp_path) -> None:  # noqa: ANN001
     assert json.loads((tmp_path / 's.json').read_text())['seeds'] == 3
     scratch = seeds_main([str(path), '--a', 'A,A1', '--b', 'B,B1', '--fr', 'x'])
     assert scratch['fr'] == 'x' and scratch['lead']['per_seed'] == pytest.approx([0.8, 0.2])
+    rows += [row('C (x, y)', 97.0, 29.0, 0.3), row('D (x, y)', 96.0, 30.0, 0.0)]
+    path.write_text(json.dumps({'rows': rows}))  # labels with commas: separated by '|'
+    piped = seeds_main([str(path), '--a', 'A | C (x, y)', '--b', 'B|D (x, y)'])
+    assert piped['lead']['per_seed'] == pytest.approx([0.8, 1.0])
     with pytest.raises(ValueError, match='same number'):
         seeds_main([str(path), '--a', 'A,A1', '--b', 'B'])
     with pytest.raises(KeyError, match='no method'):

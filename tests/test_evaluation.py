@@ -80,6 +80,18 @@ def test_figure_wraps_long_method_labels(tmp_path) -> None:  # noqa: ANN001
     assert (w1, w2) == (3 * 112, 4 * 112) and h2 == h1 + 12  # one more header line, nothing cut
 
 
+def test_figure_label_wrapping_keeps_every_character() -> None:
+    from fhgan_plugin.evaluation.report import label_font, wrap_label
+    font = label_font()
+    label = 'FH-GAN (shipped fhgan-x4-cpu: λ4 250 seed 0 + BP5, float16) with a_very_long_unbreakable_run_name_here'
+    lines = wrap_label(label, font, 106)
+    assert len(lines) > 3 and all(font.getlength(line) <= 106 for line in lines)  # no 3-line cut any more
+    assert ''.join(lines).replace(' ', '') == label.replace(' ', '')
+    assert wrap_label('', font, 106) == ['']
+    pytest.importorskip('matplotlib')
+    assert 'DejaVu' in font.getname()[0]  # a font with Greek letters (λ), not PIL's Latin-only default
+
+
 def test_figure_shows_each_pair_image_once() -> None:
     from fhgan_plugin.data.pairs import Pair
     from fhgan_plugin.evaluation.cli import figure_images

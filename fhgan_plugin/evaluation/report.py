@@ -4,12 +4,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import textwrap
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from fhgan_plugin.evaluation.methods import Method
 from fhgan_plugin.utils.upsample import pil_upsample
@@ -131,6 +130,42 @@ def _tile(img: torch.Tensor) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr))
 
 
+LINE_HEIGHT = 12  # pixels per header line of the figure
+
+
+def label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans at 10 px (matplotlib ships it; it has Greek letters such as the λ of method labels), else
+    PIL's default font."""
+    try:
+        from matplotlib import font_manager
+        return ImageFont.truetype(font_manager.findfont('DejaVu Sans', fallback_to_default=True), 10)
+    except (ImportError, OSError, ValueError):
+        return ImageFont.load_default()
+
+
+def wrap_label(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+    """Greedy word wrap of ``text`` into lines at most ``width`` pixels wide in ``font`` (a word wider than a line
+    is broken between characters); every character is kept."""
+    lines: list[str] = []
+    line = ''
+    for word in text.split():
+        cand = f'{line} {word}' if line else word
+        if font.getlength(cand) <= width:
+            line = cand
+            continue
+        if line:
+            lines.append(line)
+        line = ''
+        for ch in word:
+            if line and font.getlength(line + ch) > width:
+                lines.append(line)
+                line = ''
+            line += ch
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
 @torch.no_grad()
 def figure_grid(methods: list[Method], hr: torch.Tensor, lq: torch.Tensor, path: str,
                 captions: list[str] | None = None) -> str:
@@ -150,17 +185,18 @@ def figure_grid(methods: list[Method], hr: torch.Tensor, lq: torch.Tensor, path:
     cols += [(m.label, m.super_resolve(lr, gt)) for m in methods if m.kind == 'network']
     cols.append(('HR', gt))
     h, w = gt.shape[-2:]
-    per_line = max(4, (w - 6) // 6)  # PIL's default bitmap font is ~6 px a character
-    heads = [textwrap.wrap(label, per_line)[:3] or [''] for label, _ in cols]  # long labels wrap, never cut
-    head, foot = 6 + 12 * max(len(t) for t in heads), 14 if captions else 0
+    font = label_font()
+    heads = [wrap_label(label, font, w - 6) for label, _ in cols]  # long labels wrap, never cut
+    head, foot = 6 + LINE_HEIGHT * max(len(t) for t in heads), 14 if captions else 0
     canvas = Image.new('RGB', (w * len(cols), head + (h + foot) * len(gt)), 'white')
     draw = ImageDraw.Draw(canvas)
     for c, ((_, imgs), lines) in enumerate(zip(cols, heads)):
-        draw.text((c * w + 3, 3), '\n'.join(lines), fill='black', spacing=2)
+        for i, line in enumerate(lines):
+            draw.text((c * w + 3, 3 + LINE_HEIGHT * i), line, fill='black', font=font)
         for r in range(len(gt)):
             canvas.paste(_tile(imgs[r]), (c * w, head + r * (h + foot)))
     for r, text in enumerate(captions or []):
-        draw.text((3, head + r * (h + foot) + h + 1), text[:36], fill='black')
+        draw.text((3, head + r * (h + foot) + h + 1), text[:36], fill='black', font=font)
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     canvas.save(path)
     return path

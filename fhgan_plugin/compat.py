@@ -15,15 +15,20 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
 3. :func:`load_resume_state`: BasicSR's calls ``torch.cuda.current_device()`` and maps every tensor to
    CUDA, which crashes on CPU; this one maps to CUDA only when ``num_gpu > 0`` and CUDA is there, finds
    ``--auto_resume`` states under the experiment's own ``training_states`` folder (BasicSR looks in a
-   cwd-relative ``experiments/``), and loads the state with ``weights_only=False`` (training states
-   hold optimizer and scheduler objects; only load states you wrote yourself).
+   cwd-relative ``experiments/``), and loads the state with ``weights_only=True`` (tensors, numbers and
+   containers only: a planted ``.state`` cannot run code). ``--auto_resume`` takes the newest *complete pair*:
+   a state whose networks ``net_<x>_<iter>.pth`` cannot be read is skipped with a warning naming the file.
 4. ``mkdir_and_rename`` / ``init_tb_logger`` wrappers: re-root a path under the installed BasicSR
    folder to the working directory (``train_pipeline`` keeps its own ``root_path`` for tb_logger).
 5. ``--launcher pytorch`` without CUDA: BasicSR's ``_init_dist_pytorch`` calls ``torch.cuda.set_device``
    and asks for NCCL; on a machine without CUDA it now initialises the ``gloo`` backend instead, and
    ``BaseModel.model_to_device`` wraps with ``DistributedDataParallel`` without ``device_ids``.
-6. Atomic checkpoints: ``BaseModel.save_network`` and ``save_training_state`` write to ``<file>.tmp`` and
-   rename it into place, so a run killed while saving never leaves a truncated ``.pth``/``.state``.
+6. Checked, atomic checkpoints: ``BaseModel.save_network`` and ``save_training_state`` are replaced by
+   versions that write through :func:`fhgan_plugin.utils.io.save_torch` (``<file>.tmp`` renamed into place,
+   so a run killed while saving never leaves a truncated ``.pth``/``.state``) and, where BasicSR logs "Still
+   cannot save … Just ignore it" and trains on, raise :class:`~fhgan_plugin.errors.WriteError` naming the
+   file: a failed save stops training with a non-zero exit. ``BaseModel.load_network`` reads through
+   :func:`fhgan_plugin.utils.checkpoint.read_checkpoint` (``weights_only=True``, an error naming the file).
    :func:`load_resume_state` also skips (with a warning) a newest ``.state`` that cannot be read, e.g. one
    a non-patched writer left truncated, and resumes from the newest readable one.
 7. Mid-epoch resume: BasicSR's ``EnlargedSampler`` shuffles with the epoch number as seed and a resumed run
@@ -32,20 +37,42 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
    the resumed (epoch, iteration, batch size) and the patched ``EnlargedSampler.set_epoch`` skips, in that
    epoch only, the samples the earlier run already consumed, so a resumed run sees the same images, in the
    same order, as an uninterrupted one (random augmentations such as flips are not replayed).
+8. Safe option files: ``ordered_yaml`` returns a ``SafeLoader`` (with BasicSR's OrderedDict mappings; ``!!float``
+   and every standard tag still work), so a ``!!python/object/apply`` tag in an options file is an error
+   instead of running code. ``parse_options`` also checks the ``path:`` keys (a misspelt
+   ``pretrain_netwrok_g`` would train from scratch and create a folder of that name) and that every
+   ``pretrain_network_<x>`` exists.
+9. Iterations per epoch: BasicSR computes the epoch count with ``ceil(images / batch)`` iterations per epoch
+   while its loader drops the last incomplete batch, so a run on a small set stopped short of ``total_iter``
+   without a word; the epoch count is recomputed from the loader's real length (and a batch larger than the
+   training set is an error).
 """
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
-import pickle
 import sys
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import torch
+import yaml
+
+from fhgan_plugin.errors import CheckpointError, OptionError, WriteError
+from fhgan_plugin.utils.checkpoint import read_checkpoint
+from fhgan_plugin.utils.io import save_torch
 
 logger = logging.getLogger('fhgan_plugin')
+
+
+def _log() -> logging.Logger:
+    """BasicSR's logger once a run has set it up (its messages then reach the run's log file), else ours."""
+    basicsr_logger = logging.getLogger('basicsr')
+    return basicsr_logger if basicsr_logger.handlers else logger
 
 _PATCHED_ATTR = '__fhgan_patched__'
 _REROOT: dict[str, str] = {}
@@ -78,24 +105,26 @@ def resolve_root(root_path: str) -> str:
     return root_path
 
 
-def atomic_torch_save(obj: Any, path: Any, *args: Any, **kwargs: Any) -> None:
-    """``torch.save`` to ``path + '.tmp'``, then an atomic rename onto ``path`` (file-like targets pass through)."""
-    if not isinstance(path, (str, os.PathLike)):
-        return _TORCH_SAVE(obj, path, *args, **kwargs)
-    tmp = f'{os.fspath(path)}.tmp'
-    try:
-        _TORCH_SAVE(obj, tmp, *args, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-_TORCH_SAVE = torch.save
-
-
 def _read_state(path: str, device: torch.device) -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=False)
+    state = read_checkpoint(path, map_location=device)
+    if not isinstance(state, dict) or 'iter' not in state:
+        raise CheckpointError(f'{path} is not a BasicSR training state (no "iter")')
+    return state
+
+
+def resume_networks(opt: dict[str, Any], it: int) -> list[str]:
+    """The network files BasicSR's ``check_resume`` will load for a resume from iteration ``it``."""
+    ignore = opt['path'].get('ignore_resume_networks') or []
+    return [os.path.join(opt['path']['models'], f'net_{key[len("network_"):]}_{it}.pth')
+            for key in opt if key.startswith('network_') and key not in ignore]
+
+
+def _check_networks(opt: dict[str, Any], it: int) -> None:
+    """Raise CheckpointError naming the first network file of iteration ``it`` that exists but cannot be read
+    (a missing one is the model's business: e.g. a recognition model has no ``net_g``)."""
+    for path in resume_networks(opt, it):
+        if os.path.isfile(path):
+            read_checkpoint(path)
 
 
 def load_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
@@ -114,10 +143,12 @@ def load_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
             path = os.path.join(state_dir, f'{it}.state')
             try:
                 state = _read_state(path, device)
+                _check_networks(opt, it)
                 break
-            except (EOFError, RuntimeError, OSError, pickle.UnpicklingError) as err:
-                logger.warning('fhgan_plugin: training state %s is unreadable (%s: %s), trying an older one',
-                               path, type(err).__name__, err)
+            except CheckpointError as err:
+                state = None
+                _log().warning('fhgan_plugin: cannot resume from iteration %d: %s; trying an older checkpoint',
+                               it, err)
         if state is None:
             return None
         opt['path']['resume_state'] = path
@@ -129,7 +160,7 @@ def load_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
             raise FileNotFoundError(f'resume_state {path} does not exist')
         state = _read_state(path, device)
     check_resume(opt, state['iter'])
-    logger.info('fhgan_plugin: resuming from %s (iter %d) on %s', path, state['iter'], device)
+    _log().info('fhgan_plugin: resuming from %s (iter %d) on %s', path, state['iter'], device)
     train_opt = opt.get('datasets', {}).get('train') or {}
     if 'batch_size_per_gpu' in train_opt and 'epoch' in state:
         set_resume_position(state['epoch'], state['iter'], int(train_opt['batch_size_per_gpu']))
@@ -197,9 +228,9 @@ def _wrap_parse_options(orig: Callable) -> Callable:
     @functools.wraps(orig)
     def parse_options(root_path: str, is_train: bool = True) -> tuple[dict, Any]:
         caller = sys._getframe(1).f_globals
-        if _is_basicsr_loader(caller.get('load_resume_state')):
-            caller['load_resume_state'] = load_resume_state
+        _swap_train_functions(caller)
         opt, args = orig(resolve_root(root_path), is_train)
+        check_path_options(opt)
         # BasicSR seeds the RNGs *before* applying --force_yml, so `--force_yml manual_seed=1` was logged but
         # ignored (two "seeds" gave byte-identical weights). Seeding again with the final value fixes it and,
         # without an override, restores exactly the state BasicSR had set (nothing draws random numbers between).
@@ -209,6 +240,84 @@ def _wrap_parse_options(orig: Callable) -> Callable:
 
     setattr(parse_options, _PATCHED_ATTR, True)
     return parse_options
+
+
+def _swap_train_functions(namespace: dict[str, Any]) -> None:
+    """Replace BasicSR's ``load_resume_state`` and wrap ``create_train_val_dataloader`` in ``basicsr/train.py``'s
+    namespace (``python basicsr/train.py`` runs it as ``__main__``, defining its own copies)."""
+    if _is_basicsr_loader(namespace.get('load_resume_state')):
+        namespace['load_resume_state'] = load_resume_state
+    fn = namespace.get('create_train_val_dataloader')
+    if _is_basicsr_loader(fn) and not getattr(fn, _PATCHED_ATTR, False):
+        namespace['create_train_val_dataloader'] = _wrap_dataloaders(fn)
+
+
+def _wrap_dataloaders(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def create_train_val_dataloader(opt: dict[str, Any], log: logging.Logger) -> tuple:
+        train_loader, train_sampler, val_loaders, total_epochs, total_iters = orig(opt, log)
+        per_epoch = len(train_loader)  # BasicSR's train loader drops the last incomplete batch
+        if per_epoch == 0:
+            raise OptionError(f"datasets.train.batch_size_per_gpu ({opt['datasets']['train']['batch_size_per_gpu']})"
+                              f' is larger than the training set ({len(train_sampler)} samples per epoch and '
+                              'process): lower it or enlarge the set (dataset_enlarge_ratio)')
+        epochs = math.ceil(total_iters / per_epoch)
+        if epochs != total_epochs:
+            log.info('fhgan_plugin: %d iterations per epoch (the last incomplete batch is dropped), so %d epochs '
+                     'reach total_iter %d (BasicSR computed %d)', per_epoch, epochs, total_iters, total_epochs)
+        return train_loader, train_sampler, val_loaders, epochs, total_iters
+
+    setattr(create_train_val_dataloader, _PATCHED_ATTR, True)
+    return create_train_val_dataloader
+
+
+#: ``path:`` keys BasicSR fills in or reads itself; ``<prefix>_<x>`` keys need a ``network_<x>``.
+PATH_KEYS = ('experiments_root', 'models', 'training_states', 'log', 'visualization', 'results_root',
+             'resume_state', 'ignore_resume_networks')
+NETWORK_PATH_PREFIXES = ('pretrain_network_', 'strict_load_', 'param_key_')
+
+
+def check_path_options(opt: dict[str, Any]) -> None:
+    """Every ``path:`` key is one BasicSR reads, and every ``pretrain_network_<x>`` file exists.
+
+    Raises:
+        OptionError: naming the unknown key (with the valid ones) or the missing file.
+    """
+    labels = sorted(k[len('network_'):] for k in opt if k.startswith('network_'))
+    valid = list(PATH_KEYS) + [p + x for x in labels for p in NETWORK_PATH_PREFIXES]
+    for key, value in (opt.get('path') or {}).items():
+        if key not in valid:
+            raise OptionError(f'unknown option path.{key}; valid keys: {", ".join(valid)}')
+        if key.startswith('pretrain_network_') and value is not None and not os.path.isfile(value):
+            raise OptionError(f'path.{key}: no such file {value!r}')
+
+
+def safe_ordered_yaml() -> tuple[type, type]:
+    """BasicSR's ``ordered_yaml`` on PyYAML's *safe* loader and dumper (mappings stay OrderedDicts)."""
+    loader_base = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+    dumper_base = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)
+
+    class Loader(loader_base):  # type: ignore[misc,valid-type]
+        pass
+
+    class Dumper(dumper_base):  # type: ignore[misc,valid-type]
+        pass
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                           lambda loader, node: OrderedDict(loader.construct_pairs(node)))
+    Dumper.add_representer(OrderedDict, lambda dumper, data: dumper.represent_dict(data.items()))
+    return Loader, Dumper
+
+
+def _wrap_ordered_yaml(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def ordered_yaml() -> tuple[type, type]:
+        return safe_ordered_yaml()
+
+    setattr(ordered_yaml, _PATCHED_ATTR, True)
+    return ordered_yaml
 
 
 def _wrap_path_fn(orig: Callable) -> Callable:
@@ -239,12 +348,14 @@ def apply_patches() -> None:
     import basicsr.utils.options
 
     _patch(basicsr.utils.options, 'parse_options', _wrap_parse_options)
+    _patch(basicsr.utils.options, 'ordered_yaml', _wrap_ordered_yaml)
     _patch(basicsr.utils.dist_util, '_init_dist_pytorch', _wrap_init_dist_pytorch)
     _patch(basicsr.models.base_model.BaseModel, 'model_to_device', _wrap_model_to_device)
     _patch(basicsr.data.data_sampler.EnlargedSampler, 'set_epoch', _wrap_set_epoch)
     _patch(basicsr.data.data_sampler.EnlargedSampler, '__iter__', _wrap_sampler_iter)
-    for name in ('save_network', 'save_training_state'):
-        _patch(basicsr.models.base_model.BaseModel, name, _wrap_atomic_save)
+    _patch(basicsr.models.base_model.BaseModel, 'save_network', lambda f: _mark(save_network))
+    _patch(basicsr.models.base_model.BaseModel, 'save_training_state', _wrap_save_training_state)
+    _patch(basicsr.models.base_model.BaseModel, 'load_network', _wrap_load_network)
     for mod in (basicsr.utils, basicsr.utils.misc):
         _patch(mod, 'mkdir_and_rename', _wrap_path_fn)
     for mod in (basicsr.utils, basicsr.utils.logger):
@@ -256,8 +367,7 @@ def apply_patches() -> None:
             for attr in ('mkdir_and_rename', 'init_tb_logger', 'make_exp_dirs'):
                 if hasattr(mod, attr):
                     setattr(mod, attr, getattr(basicsr.utils, attr))
-            if hasattr(mod, 'load_resume_state') and _is_basicsr_loader(mod.load_resume_state):
-                mod.load_resume_state = load_resume_state
+            _swap_train_functions(vars(mod))
 
 
 def _wrap_init_dist_pytorch(orig: Callable) -> Callable:
@@ -288,19 +398,80 @@ def _wrap_model_to_device(orig: Callable) -> Callable:
     return model_to_device
 
 
-def _wrap_atomic_save(orig: Callable) -> Callable:
-    """Run a BasicSR save method with ``torch.save`` made atomic (BasicSR calls ``torch.save`` directly)."""
+def _mark(fn: Callable) -> Callable:
+    setattr(fn, _PATCHED_ATTR, True)
+    return fn
+
+
+def save_with_retry(obj: Any, path: str, retries: int = 3, wait_s: float = 1.0) -> None:
+    """:func:`~fhgan_plugin.utils.io.save_torch` with BasicSR's retries; after the last one the error is raised.
+
+    Raises:
+        WriteError: naming ``path`` (BasicSR logs "Just ignore it" and trains on without a checkpoint).
+    """
+    for attempt in range(retries):
+        try:
+            return save_torch(obj, path)
+        except WriteError as err:
+            if attempt == retries - 1:
+                raise WriteError(f'{err}: stopping training (the last complete checkpoint is kept)', path,
+                                 err.errno) from err
+            _log().warning('fhgan_plugin: %s, retrying (%d left)', err, retries - 1 - attempt)
+            time.sleep(wait_s)
+
+
+def save_network(self: Any, net: Any, net_label: str, current_iter: int, param_key: Any = 'params') -> None:
+    """BasicSR's ``BaseModel.save_network`` (same file and keys) with a checked, atomic write."""
+    label = 'latest' if current_iter == -1 else current_iter
+    path = os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
+    nets = net if isinstance(net, list) else [net]
+    keys = param_key if isinstance(param_key, list) else [param_key]
+    if len(nets) != len(keys):
+        raise ValueError('save_network: the lengths of net and param_key should be the same')
+    save_dict = {}
+    for net_, key in zip(nets, keys):
+        state = self.get_bare_model(net_).state_dict()
+        save_dict[key] = {(k[7:] if k.startswith('module.') else k): v.cpu() for k, v in state.items()}
+    save_with_retry(save_dict, path)
+
+
+def _wrap_save_training_state(orig: Callable) -> Callable:
 
     @functools.wraps(orig)
-    def save(self: Any, *args: Any, **kwargs: Any) -> Any:
-        previous, torch.save = torch.save, atomic_torch_save
-        try:
-            return orig(self, *args, **kwargs)
-        finally:
-            torch.save = previous
+    def save_training_state(self: Any, epoch: int, current_iter: int) -> None:
+        if current_iter == -1:
+            return
+        state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
+                 'schedulers': [s.state_dict() for s in self.schedulers]}
+        save_with_retry(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
-    setattr(save, _PATCHED_ATTR, True)
-    return save
+    # BasicSR decorates it with @master_only: keep that (only rank 0 writes)
+    from basicsr.utils.dist_util import master_only
+    return _mark(master_only(save_training_state))
+
+
+def _wrap_load_network(orig: Callable) -> Callable:
+
+    @functools.wraps(orig)
+    def load_network(self: Any, net: Any, load_path: str, strict: bool = True,
+                     param_key: str | None = 'params') -> None:
+        from basicsr.utils import get_root_logger
+        state = read_checkpoint(load_path)
+        if param_key is not None:
+            if param_key not in state and 'params' in state:
+                param_key = 'params'
+                get_root_logger().info('Loading: params_ema does not exist, use params.')
+            if param_key not in state:
+                raise CheckpointError(f'{load_path} holds no {param_key!r} (keys: {sorted(state)[:10]})')
+            state = state[param_key]
+        net = self.get_bare_model(net)
+        get_root_logger().info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: '
+                               f'[{param_key}].')
+        state = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+        self._print_different_keys_loading(net, state, strict)
+        net.load_state_dict(state, strict=strict)
+
+    return _mark(load_network)
 
 
 def _wrap_tb(orig: Callable) -> Callable:

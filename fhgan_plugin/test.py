@@ -20,10 +20,17 @@ if __name__ == '__main__' and __package__ in (None, ''):
 import fhgan_plugin  # noqa: E402,F401
 
 
-def main() -> None:
-    """Console entry point: BasicSR's ``test_pipeline`` rooted at the working directory."""
+def run() -> None:
+    """BasicSR's ``test_pipeline`` rooted at the working directory."""
     from basicsr.test import test_pipeline
     test_pipeline(os.getcwd())
+
+
+def main() -> None:
+    """Console entry point: :func:`run`; an option, input or checkpoint error (or a failed save) is one line
+    naming it and a non-zero exit (``FHGAN_DEBUG=1`` or BasicSR's ``--debug`` shows the traceback)."""
+    from fhgan_plugin.utils.cli import run_cli
+    sys.exit(run_cli(lambda _argv: run(), 'fhgan-test'))
 
 
 if __name__ == '__main__':

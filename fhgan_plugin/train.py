@@ -21,10 +21,17 @@ if __name__ == '__main__' and __package__ in (None, ''):
 import fhgan_plugin  # noqa: E402,F401  registers archs, datasets, models, losses, metrics; applies patches
 
 
-def main() -> None:
-    """Console entry point: BasicSR's ``train_pipeline`` rooted at the working directory."""
+def run() -> None:
+    """BasicSR's ``train_pipeline`` rooted at the working directory."""
     from basicsr.train import train_pipeline
     train_pipeline(os.getcwd())
+
+
+def main() -> None:
+    """Console entry point: :func:`run`; an option, input or checkpoint error (or a failed save) is one line
+    naming it and a non-zero exit (``FHGAN_DEBUG=1`` or BasicSR's ``--debug`` shows the traceback)."""
+    from fhgan_plugin.utils.cli import run_cli
+    sys.exit(run_cli(lambda _argv: run(), 'fhgan-train'))
 
 
 if __name__ == '__main__':

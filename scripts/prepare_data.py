@@ -32,7 +32,11 @@ if REPO not in sys.path:
 
 from fhgan_plugin.data.pairs import parse_lfw_pairs, unique_images  # noqa: E402
 from fhgan_plugin.data.prepare import AlignConfig, align_images, read_manifest  # noqa: E402
+from fhgan_plugin.evaluation.cli import positive_int  # noqa: E402
+from fhgan_plugin.utils.cli import add_debug_flag, run_cli  # noqa: E402
 from fhgan_plugin.utils.paths import data_root, shared_root  # noqa: E402
+
+SETS = ('lfw_pairs', 'lfw_train', 'celeba')
 
 
 def _list_people_images(root: str, people: list[str]) -> list[str]:
@@ -76,10 +80,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--shared', default=None, help='shared data root (default $FHGAN_SHARED or ../shared)')
     parser.add_argument('--out', default=None, help='output root (default $FHGAN_DATA or datasets/)')
-    parser.add_argument('--workers', type=int, default=2)
-    parser.add_argument('--sets', nargs='+', default=['lfw_pairs', 'lfw_train', 'celeba'])
+    parser.add_argument('--workers', type=positive_int, default=2)
+    parser.add_argument('--sets', nargs='+', default=list(SETS), choices=SETS, help='which sets to prepare')
     parser.add_argument('--lmdb', action='store_true',
                         help="also pack faces112/ into faces112.lmdb with BasicSR's make_lmdb_from_imgs")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     shared = shared_root(args.shared, required=True)
@@ -143,4 +148,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main, 'prepare_data'))

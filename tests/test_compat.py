@@ -11,6 +11,7 @@ from basicsr.models.base_model import BaseModel
 from torch import nn
 
 import fhgan_plugin.compat as compat
+from fhgan_plugin.errors import WriteError
 
 
 class _Saver:
@@ -31,24 +32,25 @@ def test_save_network_is_atomic(tmp_path, monkeypatch: pytest.MonkeyPatch) -> No
     target = tmp_path / 'net_g_5.pth'
     good = target.read_bytes()
     seen: dict[str, Any] = {}
+    real_save = torch.save
 
-    def dies_half_way(obj: Any, path: str, *args: Any, **kwargs: Any) -> None:
-        with open(path, 'wb') as f:
-            f.write(good[:10])  # a truncated file, as a kill during the write leaves it
-        seen['path'], seen['target_during_write'] = path, target.read_bytes()
-        raise OSError('disk went away')
+    def dies_half_way(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        f.write(good[:10])  # a truncated file, as a kill during the write leaves it
+        seen['path'], seen['target_during_write'] = f.name, target.read_bytes()
+        raise OSError(28, 'No space left on device')
 
-    monkeypatch.setattr(compat, '_TORCH_SAVE', dies_half_way)
+    monkeypatch.setattr(torch, 'save', dies_half_way)
+    monkeypatch.setattr(compat.time, 'sleep', lambda s: None)
     with torch.no_grad():
         net.weight.add_(1.0)
-    BaseModel.save_network(saver, net, 'net_g', 5)  # BasicSR retries, then gives up with a warning
+    with pytest.raises(WriteError, match='net_g_5.pth'):  # retried, then a failure (BasicSR ignored it)
+        BaseModel.save_network(saver, net, 'net_g', 5)
     assert seen['path'] == f'{target}.tmp'
     assert seen['target_during_write'] == good
     assert target.read_bytes() == good, 'a failed save must leave the previous checkpoint intact'
     assert sorted(os.listdir(tmp_path)) == ['net_g_5.pth'], 'no .tmp file may be left behind'
-    assert torch.save.__module__ == 'torch.serialization', 'torch.save must be restored after a save'
 
-    monkeypatch.undo()
+    monkeypatch.setattr(torch, 'save', real_save)
     BaseModel.save_network(saver, net, 'net_g', 5)
     loaded = torch.load(target, weights_only=True)['params']
     assert torch.equal(loaded['weight'], net.weight)
@@ -62,11 +64,14 @@ def test_auto_resume_skips_a_truncated_newest_state(tmp_path, caplog: pytest.Log
     BaseModel.save_training_state(saver, 2, 8)
     (states / '8.state').write_bytes((states / '8.state').read_bytes()[:7])  # killed mid-write (old writer)
     opt = {'name': 'x', 'auto_resume': True, 'num_gpu': 0, 'path': {'training_states': str(states)}}
-    with caplog.at_level(logging.WARNING, logger='fhgan_plugin'):
+    log = compat._log()
+    log.addHandler(caplog.handler)
+    with caplog.at_level(logging.WARNING):
         state = compat.load_resume_state(opt)
+    log.removeHandler(caplog.handler)
     assert state is not None and state['iter'] == 4 and state['epoch'] == 1
     assert opt['path']['resume_state'] == str(states / '4.state')
-    assert '8.state is unreadable' in caplog.text
+    assert 'cannot resume from iteration 8' in caplog.text and '8.state is truncated' in caplog.text
 
 
 def test_auto_resume_without_states_starts_fresh(tmp_path) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from fhgan_plugin.archs import DSNet
+from fhgan_plugin.errors import InputError
 from fhgan_plugin.inference import hallucinate, load_generator, main
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError
 from tests.conftest import write_faces
@@ -44,8 +45,8 @@ def test_aligned_mode_keeps_names_and_skips_bad_files(tmp_path, cpu_weights: str
 def test_cli_single_file_and_errors(tmp_path, cpu_weights: str) -> None:  # noqa: ANN001
     write_faces(str(tmp_path / 'lr'), 1, size=28)
     summary = main([str(tmp_path / 'lr' / 'id0' / '000.png'), '-o', str(tmp_path / 'out'), '--weights', cpu_weights])
-    assert summary == {'written': 1, 'faces': 1, 'failed': []} and (tmp_path / 'out' / '000.png').is_file()
-    with pytest.raises(FileNotFoundError, match='neither a file nor a folder'):
+    assert summary == {'inputs': 1, 'written': 1, 'faces': 1, 'failed': []} and (tmp_path / 'out' / '000.png').is_file()
+    with pytest.raises(InputError, match='neither a file nor a folder'):
         hallucinate(str(tmp_path / 'nope'), str(tmp_path / 'out'), cpu_weights)
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         hallucinate(str(tmp_path / 'lr'), str(tmp_path / 'out'), str(tmp_path / 'missing.pth'))
@@ -68,7 +69,7 @@ def test_photo_mode_pastes_faces_back(shared: str, tmp_path, cpu_weights: str) -
     cv2.imwrite(str(tmp_path / 'photos' / 'blank.png'), np.zeros((40, 40, 3), np.uint8))
     report = hallucinate(str(tmp_path / 'photos'), str(tmp_path / 'out'), cpu_weights, mode='photo',
                          detector_root=os.path.join(shared, 'models', 'facexlib'))
-    assert report.failed == [] and len(report.written) == 2 and report.faces == 1
+    assert report.failed == [] and len(report.written) == 3 and report.faces == 1  # 2 photos + 1 face crop
     out = cv2.imread(str(tmp_path / 'out' / 'aaron.png'))
     assert out.shape == (248, 248, 3)
     assert cv2.imread(str(tmp_path / 'out' / 'aaron_face0.png')).shape == (112, 112, 3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from typing import Any
 
@@ -23,9 +24,11 @@ import torch
 import yaml
 
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
-from fhgan_plugin.evaluation.methods import Method, MethodError, file_digest, parse_method
+from fhgan_plugin.evaluation.methods import Method, MethodError, parse_method
 from fhgan_plugin.evaluation.report import add_gap_closed, figure_grid, markdown_table, plot_roc, write_tables
 from fhgan_plugin.evaluation.runner import Evaluator, load_test_set
+from fhgan_plugin.utils.cli import add_debug_flag, run_cli
+from fhgan_plugin.utils.io import file_digest
 from fhgan_plugin.utils.paths import shared_root
 from fhgan_plugin.utils.report import emit_json
 
@@ -94,18 +97,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--lpips-vgg', default='auto',
                    help="VGG16 features for LPIPS ('auto': ../shared/models/vgg16_imagenet_features_fp16.pth; "
                         "'none': skip LPIPS)")
-    p.add_argument('--lpips-images', default='1000',
-                   help="LPIPS on this many evenly spaced images ('all': every image; ~0.2 s per face on 2 CPU cores)")
+    p.add_argument('--lpips-images', type=lpips_images_arg, default=1000,
+                   help="LPIPS on this many (>= 1) evenly spaced images ('all': every image; ~0.2 s per face on 2 "
+                        "CPU cores; --lpips-vgg none skips LPIPS)")
     p.add_argument('--y-channel', action='store_true', help='PSNR/SSIM on Y instead of RGB')
     p.add_argument('--far', type=float, default=1e-3, help='FAR of the TAR@FAR column')
-    p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--limit', type=int, default=None, help='first N pairs (or images): a quick subset')
+    p.add_argument('--batch-size', type=positive_int, default=64)
+    p.add_argument('--limit', type=positive_int, default=None, help='first N (>= 1) pairs (or images): a quick subset')
     p.add_argument('--figure-pairs', default='0,1,300,301',
                    help="comma-separated pair indices shown (both faces) in figure.png; '' for none")
     p.add_argument('--out', default=None, help='output folder (default results/eval_<name>)')
     p.add_argument('--no-cache', action='store_true')
     p.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu' or 'cuda'")
+    add_debug_flag(p)
     return p.parse_args(argv)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def lpips_images_arg(text: str) -> int | None:
+    """argparse type of --lpips-images: an integer >= 1, or 'all' (None)."""
+    return None if text == 'all' else positive_int(text)
 
 
 def resolve_lpips(arg: str) -> torch.nn.Module | None:
@@ -139,13 +160,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           ('cpu' if args.device == 'auto' else args.device))
     pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
     t0 = time.perf_counter()
-    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, args.name, limit=args.limit)
+    name = args.name or os.path.basename(os.path.normpath(args.root))
+    out = args.out or os.path.join('results', f'eval_{name}')
+    cache_dir = None if args.no_cache else os.path.join(out, 'cache')
+    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, name, limit=args.limit,
+                            digest_cache=os.path.join(cache_dir, 'file_digests.json') if cache_dir else None)
     load_s = time.perf_counter() - t0
     fr, fr_key, fr_opt = build_fr(args.fr, args.fr_weights) if pairs_file else (None, '', {})
-    out = args.out or os.path.join('results', f'eval_{testset.name}')
-    ev = Evaluator(fr, fr_key, resolve_lpips(args.lpips_vgg), None if args.no_cache else os.path.join(out, 'cache'),
-                   args.batch_size, args.y_channel, device,
-                   None if args.lpips_images == 'all' else int(args.lpips_images))
+    ev = Evaluator(fr, fr_key, resolve_lpips(args.lpips_vgg), cache_dir,
+                   args.batch_size, args.y_channel, device, args.lpips_images)
     extra_frs = [parse_extra_fr(spec) for spec in args.extra_fr] if pairs_file else []
     for m in methods:
         m.load(device)  # fail early on a wrong checkpoint, before any long computation
@@ -164,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     meta = {'title': title, 'test_set': testset.name, 'root': args.root, 'pairs_file': pairs_file,
             'images': len(testset.images), 'pairs': len(testset.pairs or []), 'fr': fr_opt,
             'extra_fr': {label: opt for label, (_, _, opt) in extra_frs},
-'lpips': args.lpips_vgg != 'none', 'lpips_images': args.lpips_images,
+'lpips': args.lpips_vgg != 'none', 'lpips_images': args.lpips_images or 'all',
             'y_channel': args.y_channel, 'device': str(device),
             'threads': torch.get_num_threads(), 'read_seconds': round(load_s, 1),
             'methods': {m.label: {'kind': m.kind, 'network': m.network_opt or None, 'checkpoint': m.checkpoint}
@@ -201,8 +224,8 @@ def figure_images(pairs: list, picks: list[int]) -> list[str]:
 
 
 def console() -> None:
-    """Console-script entry point (exit status 0; ``main`` returns the summary for Python callers)."""
-    main()
+    """Console-script entry point: exit 0, or 2 with one line on a user error (:mod:`fhgan_plugin.utils.cli`)."""
+    sys.exit(run_cli(main, 'evaluate'))
 
 
 if __name__ == '__main__':

@@ -32,6 +32,7 @@ from torch import nn
 
 from fhgan_plugin.data.degradation import back_project
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_state_dict_checked, read_state_dict
+from fhgan_plugin.utils.io import file_digest
 from fhgan_plugin.utils.upsample import pil_upsample
 
 TEST_TIME_OPTIONS = ('flip_ensemble', 'back_projection')  # applied around any arch, not passed to it
@@ -43,15 +44,6 @@ _SPEC = re.compile(r'^(?P<label>[^=@]+)=(?P<arch>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P
 
 class MethodError(ValueError):
     """A method spec that cannot be resolved (the message lists the valid choices)."""
-
-
-def file_digest(path: str) -> str:
-    """sha256 of a file's bytes (cache key: a re-trained checkpoint at the same path invalidates)."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

@@ -20,8 +20,10 @@ from tqdm import tqdm
 from fhgan_plugin.data.face_sr_dataset import FaceSRDataset
 from fhgan_plugin.data.pairs import Pair
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
+from fhgan_plugin.errors import InputError
 from fhgan_plugin.evaluation.methods import Method
 from fhgan_plugin.metrics.verification import kfold_verification, roc_auc, roc_curve, tar_at_far
+from fhgan_plugin.utils.io import DigestCache, save_torch
 from fhgan_plugin.utils.metrics import psnr_ssim_batch
 
 logger = logging.getLogger('fhgan_plugin')
@@ -58,11 +60,20 @@ def balanced_subset(pairs: list[Pair], limit: int) -> list[Pair]:
 
 
 def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'lfw', cfp_setting: str = 'FP',
-                  name: str | None = None, scale: int = 4, limit: int | None = None) -> TestSet:
+                  name: str | None = None, scale: int = 4, limit: int | None = None,
+                  digest_cache: str | None = None) -> TestSet:
     """Read every unique image of a pairs protocol (or every image under ``root``) and degrade it once.
 
-    ``limit`` keeps about ``limit`` pairs (:func:`balanced_subset`) or the first ``limit`` images.
+    ``limit`` (>= 1) keeps about ``limit`` pairs (:func:`balanced_subset`) or the first ``limit`` images.
+    The test set's cache key digests the *content* of every image and of the pairs file, so results cached
+    for other files with the same names are never reused; ``digest_cache`` (a JSON file) remembers the file
+    digests by size and modification time, so a re-run hashes only changed files.
+
+    Raises:
+        InputError: ``limit`` < 1.
     """
+    if limit is not None and limit < 1:
+        raise InputError(f'limit must be >= 1 (or None for everything), got {limit}')
     if pairs_file:
         ds = VerificationPairsDataset({'dataroot_gt': root, 'pairs_file': pairs_file, 'pairs_kind': pairs_kind,
                                        'cfp_setting': cfp_setting, 'scale': scale})
@@ -83,8 +94,16 @@ def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'l
         item = get(rel)
         hr.append((item['gt'] * 255).round().to(torch.uint8))
         lq.append((item['lq'] * 255).round().to(torch.uint8))
-    digest = hashlib.sha256('\n'.join(images).encode())
-    digest.update(str((pairs_file, pairs_kind, cfp_setting, scale, len(pairs or []))).encode())
+    digests = DigestCache(digest_cache)
+    digest = hashlib.sha256(digests.files_digest(root, images).encode())
+    if pairs_file:
+        pair_files = [pairs_file] if os.path.isfile(pairs_file) else \
+            sorted(os.path.join(d, f) for d, _, fs in os.walk(pairs_file) for f in fs)
+        for f in pair_files:
+            digest.update(f'{os.path.relpath(f, pairs_file) if f != pairs_file else ""}\0'.encode())
+            digest.update(digests.digest(f).encode())
+        digests.save()
+    digest.update(str((pairs_kind, cfp_setting, scale, len(pairs or []))).encode())
     return TestSet(name or os.path.basename(os.path.normpath(root)), images, torch.stack(hr), torch.stack(lq),
                    pairs, digest.hexdigest()[:16])
 
@@ -101,6 +120,28 @@ class MethodResult:
     seconds: float
     cached: bool = False
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
+    return None if a is None else torch.from_numpy(np.asarray(a))
+
+
+def load_cached(path: str | None) -> Any:
+    """A cache file's content with ``torch.load(weights_only=True)`` (tensors and numbers only, so a planted
+    pickle cannot run code), or None when there is none or it cannot be read safely (it is then recomputed
+    and overwritten, with a warning naming it)."""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable or unsafe cache file is a miss
+        logger.warning('ignoring cache file %s (%s: %s); recomputing it', path, type(err).__name__,
+                       str(err).splitlines()[0] if str(err) else '')
+        return None
+
+
+def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.numpy()
 
 
 def slug(text: str) -> str:
@@ -169,9 +210,10 @@ class Evaluator:
             return self._sr_memory[mem_key]
         self._sr_memory.clear()  # keep one method's faces in memory (~0.3 GB for the 7,701 LFW images)
         path = self.sr_cache_path(method, testset)
-        if path and os.path.isfile(path):
-            self._sr_memory[mem_key] = torch.load(path, weights_only=True)
-            return self._sr_memory[mem_key]
+        cached = load_cached(path)
+        if isinstance(cached, torch.Tensor):
+            self._sr_memory[mem_key] = cached
+            return cached
         method.load(self.device)
         out = []
         for s in tqdm(range(0, len(testset.images), self.batch_size), desc=f'{method.label} (SR)', unit='batch',
@@ -181,9 +223,7 @@ class Evaluator:
                        .round().to(torch.uint8))
         faces = self._sr_memory[mem_key] = torch.cat(out)
         if path:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            torch.save(faces, path + '.tmp')
-            os.replace(path + '.tmp', path)
+            save_torch(faces, path)
         return faces
 
     def sr_batch(self, method: Method, testset: TestSet, start: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,10 +237,11 @@ class Evaluator:
     @torch.no_grad()
     def run_method(self, method: Method, testset: TestSet) -> MethodResult:
         path = self.cache_path(method, testset)
-        if path and os.path.isfile(path):
-            c = torch.load(path, weights_only=False)
+        c = load_cached(path)
+        if isinstance(c, dict):
             logger.info('%s: cached results %s', method.label, path)
-            return MethodResult(method.label, c['psnr'], c['ssim'], c['lpips'], c['emb'], c['seconds'], cached=True)
+            return MethodResult(method.label, _numpy(c['psnr']), _numpy(c['ssim']), _numpy(c['lpips']), c['emb'],
+                                float(c['seconds']), cached=True)
         start = time.perf_counter()
         is_hr = method.kind == 'hr'
         psnr, ssim, lp, embs = [], [], [], []
@@ -222,10 +263,8 @@ class Evaluator:
                            torch.cat(lp).numpy() if lp else None, torch.cat(embs) if embs else None,
                            time.perf_counter() - start)
         if path:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            torch.save({'psnr': res.psnr, 'ssim': res.ssim, 'lpips': res.lpips, 'emb': res.emb,
-                        'seconds': res.seconds, 'label': method.label}, path + '.tmp')
-            os.replace(path + '.tmp', path)
+            save_torch({'psnr': _tensor(res.psnr), 'ssim': _tensor(res.ssim), 'lpips': _tensor(res.lpips),
+                        'emb': res.emb, 'seconds': res.seconds, 'label': method.label}, path)
         return res
 
     @torch.no_grad()
@@ -236,8 +275,9 @@ class Evaluator:
         if self.cache_dir:
             key = hashlib.sha256('|'.join([method.cache_key(), testset.key, fr_key]).encode()).hexdigest()[:16]
             path = os.path.join(self.cache_dir, f'{slug(method.label)}-fr-{key}.pt')
-            if os.path.isfile(path):
-                return torch.load(path, weights_only=True)
+            cached = load_cached(path)
+            if isinstance(cached, torch.Tensor):
+                return cached
         fr = fr.eval().to(self.device)
         embs = []
         for s in tqdm(range(0, len(testset.images), self.batch_size), desc=f'{method.label} (extra FR)',
@@ -246,9 +286,7 @@ class Evaluator:
             embs.append(nn.functional.normalize(fr(sr.to(self.device)).float(), dim=1).cpu())
         emb = torch.cat(embs)
         if path:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            torch.save(emb, path + '.tmp')
-            os.replace(path + '.tmp', path)
+            save_torch(emb, path)
         return emb
 
     @staticmethod

@@ -12,7 +12,6 @@ step uses it (the last saved checkpoint stays intact).
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any
@@ -20,16 +19,11 @@ from typing import Any
 import torch
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
-from basicsr.models import lr_scheduler as basicsr_lr
 from torch import nn
 
 from fhgan_plugin.losses.wgan_gp_loss import WGANGPLoss
 from fhgan_plugin.models.face_sr_model import FaceSRModel
 from fhgan_plugin.registry import register_model
-
-
-class NonFiniteLossError(RuntimeError):
-    """A training loss became NaN or infinite."""
 
 
 @contextmanager
@@ -74,39 +68,14 @@ class FaceGANModel(FaceSRModel):
         self.setup_schedulers()
 
     # ----------------------------------------------------------------- set-up helpers
-    def load_pretrained(self, net: nn.Module, label: str) -> None:
-        """Load ``path.pretrain_network_<label>`` (with ``param_key_<label>``, ``strict_load_<label>``) if set."""
-        path = self.opt['path'].get(f'pretrain_network_{label}')
-        if path is not None:
-            self.load_network(net, path, self.opt['path'].get(f'strict_load_{label}', True),
-                              self.opt['path'].get(f'param_key_{label}', 'params'))
-
     def build_identity_loss(self, opt: dict[str, Any] | None) -> nn.Module | None:
         """Identity loss from options (its own frozen FR network in stage 2)."""
         return build_loss(opt).to(self.device) if opt else None
-
-    def build_optimizer(self, key: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-        opt = dict(self.opt['train'][key])
-        kind = opt.pop('type')
-        return self.get_optimizer(kind, [p for p in params if p.requires_grad], **opt)
 
     def setup_optimizers(self) -> None:
         self.optimizer_g = self.build_optimizer('optim_g', list(self.net_g.parameters()))
         self.optimizer_d = self.build_optimizer('optim_d', list(self.net_d.parameters()))
         self.optimizers = [self.optimizer_g, self.optimizer_d]
-
-    def setup_schedulers(self) -> None:
-        """One scheduler per optimizer: ``scheduler_<g|d|fr>`` if given, else the shared ``scheduler``."""
-        t = self.opt['train']
-        for label, optimizer in zip(self.optimizer_labels(), self.optimizers):
-            opt = dict(t.get(f'scheduler_{label}') or t['scheduler'])
-            kind = opt.pop('type')
-            if kind in ('MultiStepLR', 'MultiStepRestartLR'):
-                self.schedulers.append(basicsr_lr.MultiStepRestartLR(optimizer, **opt))
-            elif kind == 'CosineAnnealingRestartLR':
-                self.schedulers.append(basicsr_lr.CosineAnnealingRestartLR(optimizer, **opt))
-            else:
-                raise NotImplementedError(f'scheduler {kind} is not supported')
 
     def optimizer_labels(self) -> list[str]:
         return ['g', 'd']
@@ -188,14 +157,6 @@ class FaceGANModel(FaceSRModel):
     def extra_steps(self) -> dict[str, torch.Tensor]:
         """Hook for further per-iteration updates (the FR step of the joint model)."""
         return {}
-
-    def check_finite(self, name: str, value: torch.Tensor) -> None:
-        """Stop with a clear message if a loss is NaN/inf (before any optimizer step uses it)."""
-        v = float(value.detach().float().mean())
-        if not math.isfinite(v):
-            raise NonFiniteLossError(f'{name} = {v} at iteration {getattr(self, "current_iter", "?")}: stopping '
-                                     'before the update; the last saved checkpoint is intact. Lower the learning '
-                                     'rate or the loss weights, or resume from the last state.')
 
     # ----------------------------------------------------------------- saving
     def networks_to_save(self) -> dict[str, nn.Module]:

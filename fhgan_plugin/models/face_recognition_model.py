@@ -10,7 +10,6 @@ from basicsr.losses import build_loss
 from basicsr.models.base_model import BaseModel
 
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
-from fhgan_plugin.models.face_gan_model import FaceGANModel
 from fhgan_plugin.models.face_sr_model import FaceSRModel
 from fhgan_plugin.registry import register_model
 from fhgan_plugin.utils.precision import channels_last_tensor
@@ -28,8 +27,8 @@ class FaceRecognitionModel(FaceSRModel):
         BaseModel.__init__(self, opt)
         self.net_fr = self.model_to_device(build_network(opt['network_fr']))
         self.net_head = self.model_to_device(build_network(opt['network_head']))
-        FaceGANModel.load_pretrained(self, self.net_fr, 'fr')
-        FaceGANModel.load_pretrained(self, self.net_head, 'head')
+        self.load_pretrained(self.net_fr, 'fr')
+        self.load_pretrained(self.net_head, 'head')
         self.net_g = torch.nn.Identity()  # HR faces are validated as they are
         if self.is_train:
             self.init_training_settings()
@@ -39,9 +38,8 @@ class FaceRecognitionModel(FaceSRModel):
         self.net_fr.train()
         self.net_head.train()
         self.cri_arcface = build_loss(self.opt['train']['arcface_opt']).to(self.device)
-        params = [p for p in list(self.net_fr.parameters()) + list(self.net_head.parameters()) if p.requires_grad]
-        opt = dict(self.opt['train']['optim_fr'])
-        self.optimizer_fr = self.get_optimizer(opt.pop('type'), params, **opt)
+        self.optimizer_fr = self.build_optimizer('optim_fr', list(self.net_fr.parameters()) +
+                                                 list(self.net_head.parameters()))
         self.optimizers = [self.optimizer_fr]
         self.setup_schedulers()
 
@@ -59,7 +57,7 @@ class FaceRecognitionModel(FaceSRModel):
             emb = self.net_fr(self.gt)
         logits = self.net_head(emb.float(), self.label)  # margin head in float32 (bfloat16 cosines are too coarse)
         loss = self.cri_arcface(logits, self.label)
-        FaceGANModel.check_finite(self, 'l_fr_arcface', loss)
+        self.check_finite('l_fr_arcface', loss)
         loss.backward()
         self.optimizer_fr.step()
         acc = (logits.detach().argmax(1) == self.label).float().mean()
@@ -73,6 +71,9 @@ class FaceRecognitionModel(FaceSRModel):
         if not isinstance(dataloader.dataset, VerificationPairsDataset):
             raise TypeError('FaceRecognitionModel validates on a VerificationPairsDataset')
         self.pair_validation(dataloader.dataset, current_iter, tb_logger, False, use_hr=True)
+
+    def optimizer_labels(self) -> list[str]:
+        return ['fr']
 
     def save(self, epoch: int, current_iter: int) -> None:
         self.save_network(self.net_fr, 'net_fr', current_iter)

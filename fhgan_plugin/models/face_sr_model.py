@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections import OrderedDict
@@ -9,16 +10,34 @@ from typing import Any
 
 import numpy as np
 import torch
+from basicsr.models import lr_scheduler as basicsr_lr
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import imwrite, tensor2img
 
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
+from fhgan_plugin.errors import OptionError
 from fhgan_plugin.metrics.verification import kfold_verification
 from fhgan_plugin.registry import register_model
 from fhgan_plugin.utils.metrics import psnr_ssim_batch
 from fhgan_plugin.utils.precision import autocast, channels_last_tensor, parse_autocast, to_channels_last
 from fhgan_plugin.utils.upsample import pil_upsample
+
+
+class NonFiniteLossError(RuntimeError):
+    """A training loss became NaN or infinite."""
+
+
+#: Optimizer hyper-parameters that must be numbers (a YAML ``1e-4`` without a dot is read as a string).
+NUMERIC_OPTIM_KEYS = ('lr', 'weight_decay', 'momentum', 'eps', 'dampening', 'alpha')
+
+
+def _yaml_number_hint(value: Any) -> str:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return ''
+    return f' (YAML reads {value} as text: write it with a dot, e.g. 1.0e-4, or as !!float {value})'
 
 
 @register_model
@@ -77,6 +96,70 @@ class FaceSRModel(SRModel):
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+
+    # ----------------------------------------------------------------- set-up helpers shared by every model
+    def load_pretrained(self, net: torch.nn.Module, label: str) -> None:
+        """Load ``path.pretrain_network_<label>`` (with ``param_key_<label>``, ``strict_load_<label>``) if set."""
+        path = self.opt['path'].get(f'pretrain_network_{label}')
+        if path is not None:
+            self.load_network(net, path, self.opt['path'].get(f'strict_load_{label}', True),
+                              self.opt['path'].get(f'param_key_{label}', 'params'))
+
+    def build_optimizer(self, key: str, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        """The optimizer of ``train.<key>`` over the parameters that require grad (options are not mutated).
+
+        Raises:
+            OptionError: naming ``train.<key>`` (and the field) when the type is unknown or a value is wrong.
+        """
+        opt = dict(self.opt['train'].get(key) or {})
+        if 'type' not in opt:
+            raise OptionError(f'train.{key} needs a type (a torch.optim optimizer, e.g. Adam)')
+        kind = opt.pop('type')
+        for field, value in opt.items():
+            if field in NUMERIC_OPTIM_KEYS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise OptionError(f'train.{key}.{field} must be a number, got {value!r}{_yaml_number_hint(value)}')
+        try:
+            return self.get_optimizer(kind, [p for p in params if p.requires_grad], **opt)
+        except (TypeError, ValueError) as err:
+            raise OptionError(f'train.{key} ({kind}): {err}') from err
+
+    def setup_optimizers(self) -> None:
+        self.optimizer_g = self.build_optimizer('optim_g', list(self.net_g.parameters()))
+        self.optimizers = [self.optimizer_g]
+
+    def optimizer_labels(self) -> list[str]:
+        """Labels of ``self.optimizers`` in order (``scheduler_<label>`` options)."""
+        return ['g']
+
+    def setup_schedulers(self) -> None:
+        """One scheduler per optimizer: ``train.scheduler_<label>`` if given, else the shared ``train.scheduler``.
+
+        Raises:
+            OptionError: naming the scheduler key when its type is unknown or a value is wrong.
+        """
+        t = self.opt['train']
+        self.schedulers = []
+        for label, optimizer in zip(self.optimizer_labels(), self.optimizers):
+            key = f'scheduler_{label}' if t.get(f'scheduler_{label}') else 'scheduler'
+            opt = dict(t.get(key) or {})
+            kind = opt.pop('type', None)
+            classes = {'MultiStepLR': basicsr_lr.MultiStepRestartLR,
+                       'MultiStepRestartLR': basicsr_lr.MultiStepRestartLR,
+                       'CosineAnnealingRestartLR': basicsr_lr.CosineAnnealingRestartLR}
+            if kind not in classes:
+                raise OptionError(f'train.{key}.type must be one of {sorted(classes)}, got {kind!r}')
+            try:
+                self.schedulers.append(classes[kind](optimizer, **opt))
+            except (TypeError, ValueError) as err:
+                raise OptionError(f'train.{key} ({kind}): {err}') from err
+
+    def check_finite(self, name: str, value: torch.Tensor) -> None:
+        """Stop with a clear message if a loss is NaN/inf (before any optimizer step uses it)."""
+        v = float(value.detach().float().mean())
+        if not math.isfinite(v):
+            raise NonFiniteLossError(f'{name} = {v} at iteration {getattr(self, "current_iter", "?")}: stopping '
+                                     'before the update; the last saved checkpoint is intact. Lower the learning '
+                                     'rate or the loss weights, or resume from the last state.')
 
     def get_optimizer(self, optim_type: str, params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
         """Any ``torch.optim`` optimizer by name (BasicSR 1.4.2 knows only Adam/AdamW/Adamax/ASGD/RMSprop/Rprop;

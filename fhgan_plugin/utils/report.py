@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
+
+from fhgan_plugin.utils.io import write_text
 
 
 def emit_json(result: dict[str, Any], out: str | None = None) -> str:
@@ -11,7 +12,5 @@ def emit_json(result: dict[str, Any], out: str | None = None) -> str:
     text = json.dumps(result, indent=2)
     print(text)
     if out:
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, 'w') as f:
-            f.write(text + '\n')
+        write_text(out, text + '\n')
     return text

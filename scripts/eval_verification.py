@@ -17,14 +17,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import fhgan_plugin  # noqa: E402,F401
 from fhgan_plugin.archs import FaceEmbedder  # noqa: E402
 from fhgan_plugin.data import VerificationPairsDataset  # noqa: E402
-from fhgan_plugin.metrics.verification import kfold_verification  # noqa: E402
+from fhgan_plugin.metrics.verification import verify_embeddings  # noqa: E402
 from fhgan_plugin.utils.paths import shared_root  # noqa: E402
 from fhgan_plugin.utils.report import emit_json  # noqa: E402
 from fhgan_plugin.utils.upsample import pil_upsample  # noqa: E402
@@ -70,16 +69,9 @@ def main(argv: list[str] | None = None) -> dict:
         gt = torch.stack([it['gt'] for it in items])
         for m, fn in methods.items():
             emb[m].append(fr.embed(fn(lq, gt).contiguous(memory_format=torch.channels_last)))
-    index = {r: i for i, r in enumerate(ds.images)}
-    i1 = torch.tensor([index[p.path1] for p in ds.pairs])
-    i2 = torch.tensor([index[p.path2] for p in ds.pairs])
-    issame = np.array([p.issame for p in ds.pairs])
-    folds = np.array([p.fold for p in ds.pairs])
     res = {'pairs': len(ds), 'images': len(ds.images), 'fr': args.fr, 'seconds': None, 'methods': {}}
     for m, chunks in emb.items():
-        e = torch.cat(chunks)
-        scores = (e[i1] * e[i2]).sum(1).numpy()
-        v = kfold_verification(scores, issame, folds)
+        v = verify_embeddings(torch.cat(chunks), ds.images, ds.pairs)
         res['methods'][m] = {'accuracy': v.accuracy, 'std': v.std, 'fold_accuracies': v.fold_accuracies}
     res['seconds'] = round(time.time() - t0, 1)
     emit_json(res, args.out)

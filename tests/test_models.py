@@ -4,10 +4,12 @@ from __future__ import annotations
 import os
 from copy import deepcopy
 
+import numpy as np
 import pytest
 import torch
 from basicsr.models import build_model
 
+from fhgan_plugin.errors import OptionError
 from fhgan_plugin.models import NonFiniteLossError
 
 TINY_G = {'type': 'DSNet', 'num_feat': 8, 'num_block': 2, 'num_layer': 3, 'growth': 4, 'num_bottleneck': 8,
@@ -17,7 +19,18 @@ TINY_FR = {'type': 'FaceEmbedder', 'backbone': {'type': 'FHIResNet', 'depth': 18
 
 
 def base_opt(tmp_path, model_type: str) -> dict:  # noqa: ANN001
-    root = str(tmp_path)
+    """Tiny options of ``model_type`` (its ``train:`` block holds only the keys that model reads)."""
+    return retype(_base_opt(str(tmp_path), model_type), model_type)
+
+
+def retype(opt: dict, model_type: str) -> dict:
+    """``opt`` for ``model_type``, keeping only the ``train:`` keys that model reads."""
+    from basicsr.utils.registry import MODEL_REGISTRY
+    valid = MODEL_REGISTRY.get(model_type).TRAIN_KEYS
+    return {**opt, 'model_type': model_type, 'train': {k: v for k, v in opt['train'].items() if k in valid}}
+
+
+def _base_opt(root: str, model_type: str) -> dict:
     return {
         'name': 'tiny', 'model_type': model_type, 'scale': 4, 'num_gpu': 0, 'is_train': True, 'dist': False,
         'rank': 0, 'world_size': 1, 'auto_resume': False,
@@ -139,8 +152,8 @@ def test_stage3_save_and_resume_on_cpu(tmp_path) -> None:  # noqa: ANN001
 
 def test_stage1_face_recognition_model(tmp_path) -> None:  # noqa: ANN001
     opt = fhgan_opt(tmp_path)
-    opt['model_type'] = 'FaceRecognitionModel'
     opt['train']['scheduler'] = opt['train'].pop('scheduler_fr')
+    opt = retype(opt, 'FaceRecognitionModel')
     model = build_model(opt)
     fr, head = snapshot(model.net_fr), snapshot(model.net_head)
     model.feed_data(batch(labels=True))
@@ -227,9 +240,9 @@ def test_pair_validation_reports_psnr_ssim_verification_and_grid(tmp_path) -> No
 @pytest.mark.parametrize('model_type', ['FaceSRModel', 'FHGANModel', 'FaceRecognitionModel'])
 def test_bfloat16_autocast_and_channels_last_train_every_network(tmp_path, model_type: str) -> None:  # noqa: ANN001
     opt = fhgan_opt(tmp_path)
-    opt['model_type'] = model_type
     if model_type == 'FaceRecognitionModel':
         opt['train']['scheduler'] = opt['train'].pop('scheduler_fr')
+    opt = retype(opt, model_type)
     opt['train'].update(autocast='bfloat16', channels_last=True)
     torch.manual_seed(0)
     model = build_model(opt)
@@ -287,3 +300,56 @@ def test_loss_gradients_script_measures_each_term(tmp_path) -> None:  # noqa: AN
     assert values2['l_g_identity'] == pytest.approx(4 * values1['l_g_identity'], rel=1e-4)
     assert norms2['l_g_pix'] == pytest.approx(norms1['l_g_pix'], rel=1e-5)
     assert held1['l_g_pix'] == pytest.approx(values1['l_g_pix'], rel=1e-5)  # same 4 faces, one batch
+
+
+def test_gan_model_honours_ema_decay(tmp_path) -> None:  # noqa: ANN001
+    """``train.ema_decay`` as BasicSR's SRModel does it: net_g_ema trained, saved as params_ema, validated."""
+    opt = base_opt(tmp_path, 'FaceGANModel')
+    opt['train']['ema_decay'] = 0.999
+    model = build_model(opt)
+    ema0 = snapshot(model.net_g_ema)
+    assert all(torch.equal(a, b) for a, b in zip(ema0, model.net_g.parameters())), 'EMA starts as a copy of G'
+    gs = []
+    for it in (1, 2):
+        model.feed_data(batch())
+        model.optimize_parameters(it)
+        gs.append(snapshot(model.net_g))
+    # by hand: ema_t = 0.999 * ema_{t-1} + 0.001 * G_t after each generator step
+    for e, e0, g1, g2 in zip(model.net_g_ema.parameters(), ema0, *gs):
+        assert torch.allclose(e, 0.999 * (0.999 * e0 + 0.001 * g1) + 0.001 * g2, atol=1e-7)
+    assert changed(model.net_g_ema, ema0) and changed(model.net_g, ema0)
+    model.save(0, 2)
+    saved = torch.load(os.path.join(opt['path']['models'], 'net_g_2.pth'), weights_only=True)
+    assert set(saved) == {'params', 'params_ema'}
+    assert all(torch.equal(saved['params_ema'][k], v) for k, v in model.net_g_ema.state_dict().items())
+    assert model.super_resolve(batch()['lq']).shape == (4, 3, 32, 32)
+    opt['train']['ema_decay'] = 1.5
+    with pytest.raises(OptionError, match=r'ema_decay must be a number in \[0, 1\)'):
+        build_model(opt)
+
+
+@pytest.mark.parametrize('model_type', ['FaceSRModel', 'FaceGANModel', 'FHGANModel'])
+def test_misspelt_train_key_stops_with_the_valid_keys(tmp_path, model_type: str) -> None:  # noqa: ANN001
+    opt = fhgan_opt(tmp_path) if model_type == 'FHGANModel' else base_opt(tmp_path, model_type)
+    opt['train']['pixel_optt'] = opt['train']['pixel_opt']
+    with pytest.raises(OptionError, match=f'{model_type} does not read train.pixel_optt; valid train keys: .*pix'):
+        build_model(opt)
+
+
+class _PairPerceptual(torch.nn.Module):
+    """BasicSR's PerceptualLoss contract (a (perceptual, style) pair, style None) without VGG weights."""
+
+    def forward(self, x: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return (x - gt).abs().mean(), None
+
+
+@pytest.mark.parametrize('model_type', ['FaceSRModel', 'FaceGANModel'])
+@pytest.mark.parametrize('kind', ['pair', 'tensor'])
+def test_one_perceptual_loss_contract_in_every_model(tmp_path, model_type: str, kind: str) -> None:  # noqa: ANN001
+    model = build_model(base_opt(tmp_path, model_type))
+    model.cri_perceptual = _PairPerceptual() if kind == 'pair' else (lambda x, gt: (x - gt).abs().mean())
+    model.feed_data(batch())
+    model.optimize_parameters(1)
+    log = model.get_current_log()
+    key = 'l_percep' if model_type == 'FaceSRModel' else 'l_g_percep'
+    assert key in log and np.isfinite(log[key]) and not any('style' in k for k in log)

@@ -108,14 +108,23 @@ class Method:
         return (out * 255).round() / 255
 
 
+def registered_arch(kind: str, context: str = '') -> type:
+    """The class of ``kind`` in BasicSR's ``ARCH_REGISTRY`` (the one place an unknown arch is reported).
+
+    Raises:
+        MethodError: listing the registered archs.
+    """
+    if kind not in ARCH_REGISTRY:
+        raise MethodError(f"{context}arch {kind!r} is not in BasicSR's ARCH_REGISTRY; registered archs: "
+                          f'{sorted(name for name, _ in ARCH_REGISTRY)}')
+    return ARCH_REGISTRY.get(kind)
+
+
 def build_arch(opt: dict[str, Any]) -> nn.Module:
     """An arch from ``{type: ..., **kwargs}``; ``config`` selects a named DSNet configuration."""
     opt = dict(opt)
     kind = opt.pop('type')
-    if kind not in ARCH_REGISTRY:
-        raise MethodError(f'arch {kind!r} is not in BasicSR\'s ARCH_REGISTRY; registered archs: '
-                          f'{sorted(name for name, _ in ARCH_REGISTRY)}')
-    cls = ARCH_REGISTRY.get(kind)
+    cls = registered_arch(kind)
     config = opt.pop('config', None)
     if config is not None:
         if not hasattr(cls, 'from_config'):
@@ -141,9 +150,7 @@ def parse_arch_spec(spec: str) -> dict[str, Any]:
     m = re.match(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$', spec)
     if m is None:
         raise MethodError(f"arch spec {spec!r} is not 'Type' or 'Type(key=value,...)'")
-    if m[1] not in ARCH_REGISTRY:
-        raise MethodError(f'arch {m[1]!r} is not in BasicSR\'s ARCH_REGISTRY; registered archs: '
-                          f'{sorted(name for name, _ in ARCH_REGISTRY)}')
+    registered_arch(m[1])
     return {'type': m[1], **_parse_kwargs(m[2])}
 
 
@@ -186,9 +193,7 @@ def parse_method(spec: str) -> Method:
         raise MethodError(f'unknown method {spec!r}; {SPEC_HELP}. Built-in methods: {sorted(BUILTIN)}; '
                           f'registered archs: {sorted(name for name, _ in ARCH_REGISTRY)}')
     arch = m['arch']
-    if arch not in ARCH_REGISTRY:
-        raise MethodError(f'method {m["label"]!r}: arch {arch!r} is not in BasicSR\'s ARCH_REGISTRY; registered '
-                          f'archs: {sorted(name for name, _ in ARCH_REGISTRY)}')
+    registered_arch(arch, f'method {m["label"]!r}: ')
     ckpt = m['ckpt'].strip()
     if not os.path.isfile(ckpt):
         raise FileNotFoundError(f'method {m["label"]!r}: checkpoint {ckpt!r} not found')

@@ -22,7 +22,14 @@ from fhgan_plugin.data.pairs import Pair
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
 from fhgan_plugin.errors import InputError
 from fhgan_plugin.evaluation.methods import Method
-from fhgan_plugin.metrics.verification import kfold_verification, roc_auc, roc_curve, tar_at_far
+from fhgan_plugin.metrics.verification import (
+    kfold_verification,
+    pair_arrays,
+    pair_scores,
+    roc_auc,
+    roc_curve,
+    tar_at_far,
+)
 from fhgan_plugin.utils.io import DigestCache, save_torch
 from fhgan_plugin.utils.metrics import psnr_ssim_batch
 
@@ -42,10 +49,7 @@ class TestSet:
 
     @property
     def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        idx = {r: i for i, r in enumerate(self.images)}
-        p = self.pairs or []
-        return (np.array([idx[q.path1] for q in p]), np.array([idx[q.path2] for q in p]),
-                np.array([q.issame for q in p], dtype=bool), np.array([q.fold for q in p]))
+        return pair_arrays(self.images, self.pairs or [])
 
 
 def balanced_subset(pairs: list[Pair], limit: int) -> list[Pair]:
@@ -294,7 +298,7 @@ class Evaluator:
         """``acc@label``, ``acc_std@label`` and the per-fold ``acc_folds@label`` (10-fold protocol) from
         embeddings of every test image."""
         i1, i2, same, folds = testset.pair_index
-        v = kfold_verification((emb[i1] * emb[i2]).sum(1).double().numpy(), same, folds)
+        v = kfold_verification(pair_scores(emb, i1, i2), same, folds)
         return {f'acc@{label}': 100 * v.accuracy, f'acc_std@{label}': 100 * v.std,
                 f'acc_folds@{label}': [100 * a for a in v.fold_accuracies]}
 
@@ -308,7 +312,7 @@ class Evaluator:
             row['lpips_images'] = len(res.lpips)
         if res.emb is not None and testset.pairs:
             i1, i2, same, folds = testset.pair_index
-            scores = (res.emb[i1] * res.emb[i2]).sum(1).double().numpy()
+            scores = pair_scores(res.emb, i1, i2)
             v = kfold_verification(scores, same, folds)
             far, tar, _ = roc_curve(scores, same)
             row.update(pairs=len(same), acc=100 * v.accuracy, acc_std=100 * v.std,

@@ -7,9 +7,12 @@ score is strictly greater than the threshold.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
 
 @dataclass
@@ -130,3 +133,29 @@ def tar_at_far(scores: np.ndarray, issame: np.ndarray, far_target: float = 1e-3)
     so FAR = 1e-3 allows 3 false accepts)."""
     far, tar, _ = roc_curve(scores, issame)
     return float(tar[far <= far_target].max())
+
+
+def pair_arrays(images: list[str], pairs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(index of image 1, index of image 2, same person, fold) of every pair, indices into ``images``.
+
+    Args:
+        images: The unique image names, in the order their embeddings are stacked.
+        pairs: Objects with ``path1``, ``path2``, ``issame`` and ``fold`` (:class:`fhgan_plugin.data.pairs.Pair`).
+    """
+    index = {r: i for i, r in enumerate(images)}
+    return (np.array([index[p.path1] for p in pairs], dtype=np.int64),
+            np.array([index[p.path2] for p in pairs], dtype=np.int64),
+            np.array([p.issame for p in pairs], dtype=bool), np.array([p.fold for p in pairs]))
+
+
+def pair_scores(emb: torch.Tensor, i1: np.ndarray, i2: np.ndarray) -> np.ndarray:
+    """Cosine similarity (float64) of the pairs ``(i1[k], i2[k])`` of (N, D) embeddings (normalised here)."""
+    e = torch.nn.functional.normalize(emb.detach().double().cpu(), dim=1)
+    return (e[torch.as_tensor(i1)] * e[torch.as_tensor(i2)]).sum(1).numpy()
+
+
+def verify_embeddings(emb: torch.Tensor, images: list[str], pairs: Sequence[Any]) -> VerificationResult:
+    """The k-fold protocol (:func:`kfold_verification`) on the pairs of ``images`` embedded as ``emb``: what
+    training validation, the evaluation suite and the scripts all report."""
+    i1, i2, same, folds = pair_arrays(images, pairs)
+    return kfold_verification(pair_scores(emb, i1, i2), same, folds)

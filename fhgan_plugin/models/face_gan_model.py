@@ -50,9 +50,13 @@ class FaceGANModel(FaceSRModel):
     ``train.scheduler_g`` / ``scheduler_d`` (else the shared ``train.scheduler``).
     """
 
+    TRAIN_KEYS = FaceSRModel.TRAIN_KEYS | {'optim_d', 'scheduler_d', 'gan_opt', 'identity_opt', 'net_d_iters',
+                                           'net_d_init_iters'}
+
     def init_training_settings(self) -> None:
         t = self.opt['train']
         self.net_g.train()
+        self.setup_ema()
         self.net_d = self.model_to_device(build_network(self.opt['network_d']))
         self.load_pretrained(self.net_d, 'd')
         self.net_d.train()
@@ -90,6 +94,8 @@ class FaceGANModel(FaceSRModel):
         log.update(self.critic_step())
         if update_g:
             log.update(self.generator_step())
+            if self.ema_decay > 0:
+                self.model_ema(decay=self.ema_decay)
         log.update(self.extra_steps())
         self.log_dict = self.reduce_loss_dict(log)
 
@@ -129,7 +135,7 @@ class FaceGANModel(FaceSRModel):
         if self.cri_pix is not None:
             losses['l_g_pix'] = self.cri_pix(sr, self.gt)
         if self.cri_perceptual is not None:
-            losses['l_g_percep'] = self.cri_perceptual(sr, self.gt)
+            losses.update(self.perceptual_terms(sr, self.gt, 'l_g_'))
         losses['l_g_gan'] = self.cri_gan(self.get_bare_model(self.net_d)(sr))
         if self.cri_identity is not None:
             losses['l_g_identity'] = self.identity_loss(sr)
@@ -164,5 +170,8 @@ class FaceGANModel(FaceSRModel):
 
     def save(self, epoch: int, current_iter: int) -> None:
         for label, net in self.networks_to_save().items():
-            self.save_network(net, label, current_iter)
+            if label == 'net_g':
+                self.save_generator(current_iter)
+            else:
+                self.save_network(net, label, current_iter)
         self.save_training_state(epoch, current_iter)

@@ -23,7 +23,11 @@ class FaceRecognitionModel(FaceSRModel):
     There is no generator: ``network_g`` is not used.
     """
 
+    TRAIN_KEYS = frozenset({'total_iter', 'warmup_iter', 'autocast', 'channels_last', 'arcface_opt', 'optim_fr',
+                            'scheduler', 'scheduler_fr'})
+
     def __init__(self, opt: dict[str, Any]) -> None:
+        self.check_train_keys(opt)
         BaseModel.__init__(self, opt)
         self.net_fr = self.model_to_device(build_network(opt['network_fr']))
         self.net_head = self.model_to_device(build_network(opt['network_head']))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from basicsr.archs import build_network
 from basicsr.models import lr_scheduler as basicsr_lr
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import imwrite, tensor2img
@@ -17,7 +18,7 @@ from basicsr.utils import imwrite, tensor2img
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
 from fhgan_plugin.errors import OptionError
-from fhgan_plugin.metrics.verification import kfold_verification
+from fhgan_plugin.metrics.verification import verify_embeddings
 from fhgan_plugin.registry import register_model
 from fhgan_plugin.utils.metrics import psnr_ssim_batch
 from fhgan_plugin.utils.precision import autocast, channels_last_tensor, parse_autocast, to_channels_last
@@ -60,10 +61,29 @@ class FaceSRModel(SRModel):
     val_batch_size = 32
     autocast_dtype: torch.dtype | None = None
     channels_last: bool = False
+    ema_decay: float = 0.0
+    #: The ``train:`` keys this model (and BasicSR's training loop) reads; any other key is an error.
+    TRAIN_KEYS: frozenset[str] = frozenset({'total_iter', 'warmup_iter', 'autocast', 'channels_last', 'ema_decay',
+                                            'optim_g', 'scheduler', 'scheduler_g', 'pixel_opt', 'perceptual_opt'})
 
     def __init__(self, opt: dict[str, Any]) -> None:
+        self.check_train_keys(opt)
         super().__init__(opt)
         self.setup_precision()
+
+    @classmethod
+    def check_train_keys(cls, opt: dict[str, Any]) -> None:
+        """Refuse ``train:`` keys the model would not read (a misspelt key must not silently train something else).
+
+        Raises:
+            OptionError: naming the unknown key(s) and listing the valid ones.
+        """
+        if not opt.get('is_train'):
+            return
+        unknown = sorted(set(opt.get('train') or {}) - cls.TRAIN_KEYS)
+        if unknown:
+            raise OptionError(f'{cls.__name__} does not read train.{", train.".join(unknown)}; valid train keys: '
+                              f'{", ".join(sorted(cls.TRAIN_KEYS))}')
 
     def setup_precision(self) -> None:
         """Read ``train.autocast`` / ``train.channels_last`` once; convert every network and loss module."""
@@ -86,18 +106,55 @@ class FaceSRModel(SRModel):
             if self.cri_pix:
                 loss_dict['l_pix'] = self.cri_pix(self.output, self.gt)
             if self.cri_perceptual:
-                l_percep, l_style = self.cri_perceptual(self.output, self.gt)
-                if l_percep is not None:
-                    loss_dict['l_percep'] = l_percep
-                if l_style is not None:
-                    loss_dict['l_style'] = l_style
+                loss_dict.update(self.perceptual_terms(self.output, self.gt))
         sum(loss_dict.values()).backward()
         self.optimizer_g.step()
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
 
+    def perceptual_terms(self, sr: torch.Tensor, gt: torch.Tensor, prefix: str = 'l_') -> dict[str, torch.Tensor]:
+        """The perceptual loss's terms under one contract: BasicSR's ``PerceptualLoss`` returns a
+        (perceptual, style) pair, either of which may be None; ``FHPerceptualLoss`` returns one tensor."""
+        out = self.cri_perceptual(sr, gt)
+        percep, style = out if isinstance(out, tuple) else (out, None)
+        terms = {}
+        if percep is not None:
+            terms[f'{prefix}percep'] = percep
+        if style is not None:
+            terms[f'{prefix}style'] = style
+        return terms
+
     # ----------------------------------------------------------------- set-up helpers shared by every model
+    def setup_ema(self) -> None:
+        """BasicSR's EMA generator, as ``SRModel`` builds it: with ``train.ema_decay`` > 0, ``net_g_ema`` is
+        ``net_g``'s exponential moving average (loaded from ``pretrain_network_g``'s ``params_ema`` when
+        given), updated after every generator step, saved as ``params_ema`` and used for validation.
+
+        Raises:
+            OptionError: ``ema_decay`` outside [0, 1).
+        """
+        decay = self.opt['train'].get('ema_decay', 0)
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+            raise OptionError(f'train.ema_decay must be a number in [0, 1) (0: no EMA), got {decay!r}')
+        self.ema_decay = float(decay)
+        if self.ema_decay == 0:
+            return
+        self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+        path = self.opt['path'].get('pretrain_network_g')
+        if path is not None:
+            self.load_network(self.net_g_ema, path, self.opt['path'].get('strict_load_g', True), 'params_ema')
+        else:
+            self.model_ema(0)  # a copy of net_g
+        self.net_g_ema.eval()
+
+    def save_generator(self, current_iter: int) -> None:
+        """``net_g_<iter>.pth`` with ``params`` (and ``params_ema`` when the EMA generator is on)."""
+        if getattr(self, 'net_g_ema', None) is not None:
+            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        else:
+            self.save_network(self.net_g, 'net_g', current_iter)
+
     def load_pretrained(self, net: torch.nn.Module, label: str) -> None:
         """Load ``path.pretrain_network_<label>`` (with ``param_key_<label>``, ``strict_load_<label>``) if set."""
         path = self.opt['path'].get(f'pretrain_network_{label}')
@@ -249,13 +306,7 @@ class FaceSRModel(SRModel):
             elif kind == 'calculate_ssim':
                 results[mname] = float(np.mean(ssim))
             elif kind == 'calculate_verification_accuracy':
-                e = torch.cat(embs)
-                idx = {r: i for i, r in enumerate(dataset.images)}
-                i1 = torch.tensor([idx[p.path1] for p in dataset.pairs])
-                i2 = torch.tensor([idx[p.path2] for p in dataset.pairs])
-                scores = (e[i1] * e[i2]).sum(1).numpy()
-                res = kfold_verification(scores, np.array([p.issame for p in dataset.pairs]),
-                                         np.array([p.fold for p in dataset.pairs]))
+                res = verify_embeddings(torch.cat(embs), dataset.images, dataset.pairs)
                 results[mname] = 100.0 * res.accuracy
             else:
                 raise ValueError(f'metric type {kind!r} is not supported on a pairs dataset; use calculate_psnr, '

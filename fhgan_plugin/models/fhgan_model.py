@@ -33,6 +33,8 @@ class FHGANModel(FaceGANModel):
     Training data must carry ``label`` (FaceIdentityDataset).
     """
 
+    TRAIN_KEYS = FaceGANModel.TRAIN_KEYS | {'arcface_opt', 'optim_fr', 'scheduler_fr'}
+
     def init_training_settings(self) -> None:
         self.net_fr = self.model_to_device(build_network(self.opt['network_fr']))
         self.load_pretrained(self.net_fr, 'fr')

@@ -48,3 +48,15 @@ def face_folder(tmp_path) -> str:  # noqa: ANN001
     root = str(tmp_path / 'faces')
     write_faces(root, 12)
     return root
+
+
+@pytest.fixture()
+def cpu_weights(tmp_path) -> str:  # noqa: ANN001
+    """A BasicSR checkpoint (``params``) of a seeded, untrained ``cpu``-config DSNet."""
+    import torch
+
+    from fhgan_plugin.archs import DSNet
+    torch.manual_seed(0)
+    path = str(tmp_path / 'net_g.pth')
+    torch.save({'params': DSNet.from_config('cpu').state_dict()}, path)
+    return path

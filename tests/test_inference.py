@@ -15,14 +15,6 @@ from fhgan_plugin.utils.checkpoint import CheckpointMismatchError
 from tests.conftest import write_faces
 
 
-@pytest.fixture()
-def cpu_weights(tmp_path) -> str:  # noqa: ANN001
-    torch.manual_seed(0)
-    path = str(tmp_path / 'net_g.pth')
-    torch.save({'params': DSNet.from_config('cpu').state_dict()}, path)
-    return path
-
-
 def test_aligned_mode_keeps_names_and_skips_bad_files(tmp_path, cpu_weights: str) -> None:  # noqa: ANN001
     rels = write_faces(str(tmp_path / 'lr'), 5, size=28)
     cv2.imwrite(str(tmp_path / 'lr' / 'odd_size.jpg'), np.full((20, 24, 3), 128, np.uint8))

@@ -47,14 +47,6 @@ class Payload:
         return (os.system, (f'touch {self.marker}',))
 
 
-@pytest.fixture()
-def cpu_weights(tmp_path) -> str:  # noqa: ANN001
-    torch.manual_seed(0)
-    path = str(tmp_path / 'net_g.pth')
-    torch.save({'params': DSNet.from_config('cpu').state_dict()}, path)
-    return path
-
-
 def _log_into(caplog: pytest.LogCaptureFixture) -> None:
     """Let caplog see compat's logger (BasicSR's, once set up, does not propagate)."""
     log = compat._log()

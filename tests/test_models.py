@@ -353,3 +353,31 @@ def test_one_perceptual_loss_contract_in_every_model(tmp_path, model_type: str, 
     log = model.get_current_log()
     key = 'l_percep' if model_type == 'FaceSRModel' else 'l_g_percep'
     assert key in log and np.isfinite(log[key]) and not any('style' in k for k in log)
+
+
+def test_each_step_updates_only_its_own_networks(tmp_path) -> None:  # noqa: ANN001
+    """Eq. 6-10's split: the generator step leaves no gradient in the critic or the FR network, and the
+    recognition step leaves none in the generator (their .grad tensors are exactly as before the step)."""
+    model = build_model(fhgan_opt(tmp_path))
+    model.feed_data(batch(labels=True))
+    model.current_iter = 1
+    with torch.set_grad_enabled(True):
+        model.output = model.net_g(model.lq)
+    model.critic_step()
+
+    def grads(net: torch.nn.Module) -> list:
+        return [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+
+    def same(a: list, b: list) -> bool:
+        return all((x is None and y is None) or (x is not None and y is not None and torch.equal(x, y))
+                   for x, y in zip(a, b))
+
+    d_before, fr_before = grads(model.net_d), grads(model.net_fr) + grads(model.net_head)
+    model.generator_step()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.net_g.parameters())
+    assert same(grads(model.net_d), d_before), 'the generator step wrote into the critic'
+    assert same(grads(model.net_fr) + grads(model.net_head), fr_before), 'the generator step wrote into FR'
+    g_before = grads(model.net_g)
+    model.recognition_step()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.net_fr.parameters())
+    assert same(grads(model.net_g), g_before), 'the recognition step wrote into the generator'

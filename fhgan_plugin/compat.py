@@ -7,9 +7,11 @@ BasicSR's files are never modified. Each patch is small, idempotent and covered 
 2. ``parse_options`` wrapper (``basicsr.utils.options``, ``basicsr.train``, ``basicsr.test``):
    * when BasicSR's root is its *installed* folder (``python -m basicsr.train`` computes it as
      ``site-packages``), experiments, results and tb_logger go to the current working directory instead;
-   * it swaps the caller's ``load_resume_state`` for :func:`load_resume_state` below. This is how the
-     patch reaches ``python -m basicsr.train``, where ``train.py`` runs as ``__main__`` and defines its
-     own copy after the plugin was imported;
+   * it swaps ``load_resume_state`` for :func:`load_resume_state` below (and wraps
+     ``create_train_val_dataloader``) in BasicSR's training script: the ``basicsr.train`` module and, for
+     ``python -m basicsr.train`` / ``python basicsr/train.py``, the ``__main__`` module that is that script
+     (it defines its own copies after the plugin was imported, so they are swapped when it calls
+     ``parse_options``). Only functions defined in ``basicsr/train.py`` are replaced;
    * it seeds the RNGs again with the final ``manual_seed``: BasicSR seeds before it applies
      ``--force_yml``, so ``--force_yml manual_seed=1`` was logged but not used.
 3. :func:`load_resume_state`: BasicSR's calls ``torch.cuda.current_device()`` and maps every tensor to
@@ -227,8 +229,9 @@ def _wrap_parse_options(orig: Callable) -> Callable:
 
     @functools.wraps(orig)
     def parse_options(root_path: str, is_train: bool = True) -> tuple[dict, Any]:
-        caller = sys._getframe(1).f_globals
-        _swap_train_functions(caller)
+        for module in (sys.modules.get('basicsr.train'), sys.modules.get('__main__')):
+            if module is not None:
+                _swap_train_functions(vars(module))
         opt, args = orig(resolve_root(root_path), is_train)
         check_path_options(opt)
         # BasicSR seeds the RNGs *before* applying --force_yml, so `--force_yml manual_seed=1` was logged but

@@ -1,8 +1,9 @@
 """Generator weights shipped with the package, loadable by name (``fhgan-hallucinate --weights NAME``).
 
-Every shipped file was produced by this project's own training (never a file from ``../shared``); its model
-card (``fhgan_plugin/weights/<name>.md``) gives the data, options, commit and measured metrics, and
-``scripts/make_release.py`` re-creates file and card from a training checkpoint.
+Every shipped file was produced by this project's own training (never a file from ``../shared``) from ONE
+options file (:attr:`ShippedModel.options`); its model card (``fhgan_plugin/weights/<name>.md``) gives the
+data, options, commit and measured metrics. ``bash scripts/train_release_models.sh`` re-creates every file and
+card from a clean checkout (``scripts/make_release.py --name NAME`` turns a finished run into file + card).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from fhgan_plugin.archs.dsnet_arch import DSNET_CONFIGS
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'weights')
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class ShippedModel:
 
     name: str
     file: str
+    options: str  # the training options file (relative to the repository root) that re-creates it
     arch: dict[str, Any] = field(default_factory=dict)
     summary: str = ''
     limits: str = ''
@@ -30,34 +33,43 @@ class ShippedModel:
         return os.path.join(WEIGHTS_DIR, self.file)
 
     @property
+    def run_name(self) -> str:
+        """``name:`` of the options file: the run's folder under ``experiments/``."""
+        import yaml
+        with open(os.path.join(REPO_ROOT, self.options)) as f:
+            return yaml.safe_load(f)['name']
+
+    @property
     def card(self) -> str:
         return os.path.join(WEIGHTS_DIR, os.path.splitext(self.file)[0] + '.md')
 
 
 SHIPPED_MODELS: dict[str, ShippedModel] = {
-    # Since 2026-12-01 (session 17): the λ4 = 250 batch-16 bfloat16 FH-GAN (seed 0) with 5 steps of iterative
-    # back-projection applied to its output (arch option back_projection=5; no parameters of its own); before, the
-    # λ4 = 150 batch-8 model without back-projection (README "Main results";
-    # docs/experiments.md "LR-consistent outputs").
+    # Re-made on 2026-12-02 with the validation identities held out of training; λ4 and back-projection chosen on
+    # them (docs/results/README.md). The earlier files (λ4 and seed picked on LFW folds) are described in the
+    # lab notebook, docs/experiments.md.
     'fhgan-x4-cpu': ShippedModel(
-        name='fhgan-x4-cpu', file='fhgan_x4_cpu.pth',
+        name='fhgan-x4-cpu', file='fhgan_x4_cpu.pth', options='options/train/FHGAN/train_FHGAN_x4_cpu.yml',
         arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4, 'back_projection': 5},
-        summary='FH-GAN generator (DSNet, cpu width, identity loss λ4 = 250) with 5 steps of iterative back-projection '
-                'on its output, 28x28 -> 112x112 ArcFace-aligned faces, trained on CelebA + LFW non-pair people '
-                '(options/fhgan_joint_id_cpu_bf16.yml with train:identity_opt:loss_weight=250.0)',
-        limits='CPU-scale training (reduced width, 600 iterations); the identity network is the shared pretrained '
-               'MobileFaceNet fine-tuned jointly, so verification with a MobileFaceNet flatters it; the best of four '
-               'seeds (with back-projection, float32: 4-seed mean 50.6 % of the bicubic-to-HR verification gap, this '
-               'seed 54.7 %, this float16 file 52.5 %); back-projection alone, on bicubic, closes 25.7 %'),
-    # The PSNR-oriented generator: the DSNet-PSNR row of the README's results and the starting point of both
-    # FH-GAN runs (options/fhgan_joint_{id,noid}_cpu.yml load this file), so they need no 45-minute stage first.
+        summary='FH-GAN generator (DSNet, cpu width, identity loss) with 5 steps of iterative back-projection on '
+                'its output, 28x28 -> 112x112 ArcFace-aligned faces, trained jointly with a critic and the '
+                'identity network on LFW non-pair people + CelebA minus the validation identities '
+                '(options/train/FHGAN/train_FHGAN_x4_cpu.yml)',
+        limits='CPU-scale training (reduced width, 600 iterations, one seed); the identity network is the shared '
+               'pretrained MobileFaceNet fine-tuned jointly, so a MobileFaceNet judge flatters it: measured outside '
+               'this project, ResNet-family judges saw the previous release close about 30 % of the '
+               'bicubic-to-HR verification gap where MobileFaceNet judges saw about 50 %; back-projection alone, '
+               'on bicubic, closes part of that gap too'),
+    # The PSNR-oriented generator, and the generator start of fhgan-x4-cpu (its options load this file).
     'dsnet-psnr-x4-cpu': ShippedModel(
         name='dsnet-psnr-x4-cpu', file='dsnet_psnr_x4_cpu.pth',
+        options='options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml',
         arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4},
         summary='DSNet-PSNR generator (DSNet, cpu width, pixel MSE only), 28x28 -> 112x112 ArcFace-aligned faces, '
-                'trained on CelebA + LFW non-pair people (options/train_dsnet_psnr_x4_cpu.yml)',
+                'trained on LFW non-pair people + CelebA minus the validation identities '
+                '(options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml)',
         limits='CPU-scale training (reduced width, 2,500 iterations); trained for PSNR only, so it is smoother '
-               'than the FH-GAN models and recovers less identity'),
+               'than FH-GAN and recovers less identity'),
 }
 DEFAULT_MODEL = 'fhgan-x4-cpu'
 

@@ -2,8 +2,8 @@
 
 Usage (Real-ESRGAN / GFPGAN convention)::
 
-    python fhgan_plugin/train.py -opt options/train_dsnet_psnr_x4_cpu.yml [--auto_resume]
-    fhgan-train -opt options/train_dsnet_psnr_x4_cpu.yml
+    python fhgan_plugin/train.py -opt options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml [--auto_resume]
+    fhgan-train -opt options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml
 
 Experiments and tb_logger folders are created under the current working directory.
 """

@@ -1,13 +1,13 @@
 """Turn a trained generator checkpoint into a shipped model: float16 weights + model card (JSON on stdout).
 
-The weights are stored as float16 only if that moves the mean PSNR on the test faces by less than
-``--max-psnr-change`` dB (measured here, on every image of the test set); otherwise float32 is kept.
+The weights are stored as float16 only if that moves the mean PSNR on the validation faces (the held-out
+identities, never the test set) by less than ``--max-psnr-change`` dB; otherwise float32 is kept. The options
+file and the checkpoint default to the model's entry in ``fhgan_plugin/model_zoo.py``: its options file and that
+run's ``experiments/<name>/models/net_g_latest.pth``.
 
-Usage (the shipped ``fhgan-x4-cpu``; the evaluation summary supplies the card's metrics table)::
+Usage (as ``scripts/train_release_models.sh`` runs it; an evaluation summary adds the card's metrics table)::
 
-    python scripts/make_release.py --name fhgan-x4-cpu \\
-        --ckpt experiments/FHGAN_joint_id_x4_cpu/models/net_g_latest.pth \\
-        --options options/fhgan_joint_id_cpu.yml --eval-summary docs/results/eval_lfw_release/summary.json
+    python scripts/make_release.py --name fhgan-x4-cpu [--eval-summary results/eval_lfw_release/summary.json]
 """
 from __future__ import annotations
 
@@ -26,10 +26,13 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import fhgan_plugin  # noqa: E402,F401
+from fhgan_plugin.data.pairs import PAIRS_KINDS  # noqa: E402
+from fhgan_plugin.errors import InputError  # noqa: E402
 from fhgan_plugin.evaluation.runner import load_test_set  # noqa: E402
 from fhgan_plugin.inference import load_generator  # noqa: E402
 from fhgan_plugin.model_zoo import SHIPPED_MODELS  # noqa: E402
 from fhgan_plugin.utils.checkpoint import read_state_dict  # noqa: E402
+from fhgan_plugin.utils.cli import run_cli  # noqa: E402
 from fhgan_plugin.utils.metrics import psnr_ssim_batch  # noqa: E402
 from fhgan_plugin.utils.report import emit_json  # noqa: E402
 
@@ -50,18 +53,36 @@ def git_commit() -> str:
         return 'unknown'
 
 
+def training_set_size(options: str) -> tuple[int, int]:
+    """(images, identities) of an options file's training list (identities 0 when it has no labels)."""
+    import yaml
+    with open(options) as f:
+        train = yaml.safe_load(f)['datasets']['train']
+    path = train.get('label_file') or train.get('meta_info_file')
+    if not path or not os.path.isfile(path):
+        raise InputError(f'{options}: training list {path} not found (run scripts/prepare_data.py)')
+    with open(path) as f:
+        rows = [ln.split() for ln in f if ln.strip()]
+    if train.get('label_file'):
+        return len(rows), len({r[1] for r in rows})
+    people = {os.path.dirname(r[0]) for r in rows}
+    return len(rows), len(people)
+
+
 def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] | None) -> str:
     lines = [f'# Model card: `{name}`', '', SHIPPED_MODELS[name].summary + '.', '',
              f"- File: `{info['file']}` ({info['dtype']}, {info['bytes']:,} bytes, sha256 `{info['sha256']}`)",
              f"- Architecture: `{json.dumps(info['arch'])}` ({info['params']:,} parameters)",
              f"- Made from: `{info['checkpoint']}` (sha256 `{info['checkpoint_sha256']}`)",
              f"- Training options: `{info['options']}`; project commit `{info['commit']}`; made {info['date']}",
-             f"- Precision check on {info['test_images']:,} LFW pair images (28x28 -> 112x112): mean PSNR float32 "
+             f"- Precision check on {info['test_images']:,} validation faces (28x28 -> 112x112): mean PSNR float32 "
              f"{info['psnr_fp32']:.4f} dB, float16 weights {info['psnr_fp16']:.4f} dB "
              f"(change {info['psnr_fp16'] - info['psnr_fp32']:+.4f} dB)",
-             '- Data: trained on RetinaFace-aligned 112x112 faces of the CelebA identity subset and of the LFW '
-             'people who are not in pairs.txt (6,782 images, 1,766 identities; research-only licences); tested on '
-             'the 7,701 LFW pairs.txt images, whose people were never trained on.',
+             '- Data: trained on RetinaFace-aligned 112x112 faces of the LFW people who are not in pairs.txt and of '
+             f"the CelebA identity subset minus the validation identities ({info['train_images']:,} images, "
+             f"{info['train_identities']:,} identities; research-only licences); every choice made on the "
+             '30 held-out CelebA validation identities; tested once on the 7,701 LFW pairs.txt images, whose '
+             'people were never trained on.',
              '- Input: ArcFace-aligned faces degraded by the canonical bilinear x4 (antialias) to 28x28, RGB in '
              '[0, 1]. Other degradations (blur, noise, JPEG) were not trained and are out of scope.',
              f'- Limits: {SHIPPED_MODELS[name].limits}.',
@@ -84,36 +105,47 @@ def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] |
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--name', required=True, choices=sorted(SHIPPED_MODELS))
-    p.add_argument('--ckpt', required=True, help='BasicSR net_g_*.pth of the trained generator')
-    p.add_argument('--options', required=True, help='the training options file that produced it')
-    p.add_argument('--root', default='datasets/faces112/lfw_pairs')
-    p.add_argument('--pairs-file', default='datasets/meta/lfw_pairs.txt')
+    p.add_argument('--ckpt', default=None,
+                   help="BasicSR net_g_*.pth of the trained generator (default: the options' run, net_g_latest.pth)")
+    p.add_argument('--options', default=None, help="the training options file (default: the model zoo's)")
+    p.add_argument('--root', default='datasets/faces112', help='faces of the precision check')
+    p.add_argument('--pairs-file', default='datasets/meta/val_pairs.txt',
+                   help="pairs file naming them ('none': every image under --root)")
+    p.add_argument('--pairs-kind', default='list', choices=list(PAIRS_KINDS))
     p.add_argument('--eval-summary', default=None, help="scripts/evaluate.py's summary.json for the card")
     p.add_argument('--max-psnr-change', type=float, default=0.05)
     p.add_argument('--out-dir', default=None, help='default: fhgan_plugin/weights')
     args = p.parse_args(argv)
     model = SHIPPED_MODELS[args.name]
+    options = args.options or model.options
+    ckpt = args.ckpt or os.path.join('experiments', model.run_name, 'models', 'net_g_latest.pth')
+    for what, path in (('--options', options), ('--ckpt', ckpt)):
+        if not os.path.isfile(path):
+            raise InputError(f'{what} {path} does not exist (train it first: python fhgan_plugin/train.py -opt '
+                             f'{options})')
+    train_images, train_ids = training_set_size(options)
     out_dir = args.out_dir or os.path.dirname(model.path)
     os.makedirs(out_dir, exist_ok=True)
-    net32 = load_generator(args.ckpt, dict(model.arch))
-    state16 = {k: v.half() for k, v in read_state_dict(args.ckpt, None).items()}
-    net16 = load_generator(args.ckpt, dict(model.arch))
+    net32 = load_generator(ckpt, dict(model.arch))
+    state16 = {k: v.half() for k, v in read_state_dict(ckpt, None).items()}
+    net16 = load_generator(ckpt, dict(model.arch))
     net16.load_state_dict({k: v.float() for k, v in state16.items()})
-    test = load_test_set(args.root, None if args.pairs_file in ('', 'none') else args.pairs_file)
+    pairs = None if args.pairs_file in ('', 'none') else args.pairs_file
+    test = load_test_set(args.root, pairs, pairs_kind=args.pairs_kind)
     psnr32, psnr16 = mean_psnr(net32, test.lq, test.hr), mean_psnr(net16, test.lq, test.hr)
     use16 = abs(psnr16 - psnr32) < args.max_psnr_change
     path = os.path.join(out_dir, model.file)
-    torch.save({'params': state16 if use16 else read_state_dict(args.ckpt, None)}, path)
+    torch.save({'params': state16 if use16 else read_state_dict(ckpt, None)}, path)
     with open(path, 'rb') as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    with open(args.ckpt, 'rb') as f:
+    with open(ckpt, 'rb') as f:
         ckpt_sha = hashlib.sha256(f.read()).hexdigest()
     info = {'name': args.name, 'file': os.path.relpath(path), 'dtype': 'float16' if use16 else 'float32',
             'bytes': os.path.getsize(path), 'sha256': sha, 'arch': model.arch,
-            'params': sum(v.numel() for v in state16.values()), 'checkpoint': args.ckpt,
-            'checkpoint_sha256': ckpt_sha, 'options': args.options, 'commit': git_commit(),
+            'params': sum(v.numel() for v in state16.values()), 'checkpoint': ckpt,
+            'checkpoint_sha256': ckpt_sha, 'options': options, 'commit': git_commit(),
             'date': datetime.date.today().isoformat(), 'test_images': len(test.images),
-            'psnr_fp32': psnr32, 'psnr_fp16': psnr16}
+            'psnr_fp32': psnr32, 'psnr_fp16': psnr16, 'train_images': train_images, 'train_identities': train_ids}
     rows = None
     if args.eval_summary:
         with open(args.eval_summary) as f:
@@ -128,4 +160,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main, 'make_release'))

@@ -9,12 +9,18 @@ Idempotent and resumable: each set keeps a manifest and finished images are skip
 
     faces112/lfw_pairs/<Person>/<Person>_NNNN.png   all 7,701 images used by LFW pairs.txt (test only)
     faces112/lfw_train/<Person>/...png              LFW people never in pairs.txt (training)
-    faces112/celeba/<identity>/...png               CelebA identity subset (training)
+    faces112/celeba/<identity>/...png               CelebA identity subset (training and validation)
     faces112/<set>/manifest.csv                     status, detection score and landmarks per input
-    meta/train.txt, meta/train_labels.txt           training images (and integer identity labels)
+    meta/train.txt, meta/train_labels.txt           training images (and integer identity labels): LFW
+                                                    non-pair people + CelebA minus the validation identities
+    meta/val_pairs.txt                              validation pairs (1,200) of the 30 held-out CelebA identities
+    meta/val_images.txt                             their faces (for PSNR / SSIM validation)
     meta/lfw_pairs_all.txt, meta/lfw_val500.txt     LFW test images (all / a fixed 500-image subset)
-    meta/lfw_pairs.txt                              a copy of LFW's pairs.txt
-    meta/lfw_pairs_2folds.txt                       its first 2 folds (1,200 pairs) for fast CPU validation
+    meta/lfw_pairs.txt                              a copy of LFW's pairs.txt (final evaluation only)
+
+The validation identities are the committed list ``fhgan_plugin/data/splits/celeba_val_identities.txt``
+(``fhgan_plugin/data/validation_split.py``: screened against every LFW person). Every choice is made on them;
+LFW is never used for one.
 """
 from __future__ import annotations
 
@@ -30,8 +36,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from fhgan_plugin.data.pairs import parse_lfw_pairs, unique_images  # noqa: E402
+from fhgan_plugin.data.pairs import parse_lfw_pairs, unique_images, write_pairs_list  # noqa: E402
 from fhgan_plugin.data.prepare import AlignConfig, align_images, read_manifest  # noqa: E402
+from fhgan_plugin.data.validation_split import make_validation_pairs, read_identity_list  # noqa: E402
 from fhgan_plugin.evaluation.cli import positive_int  # noqa: E402
 from fhgan_plugin.utils.cli import add_debug_flag, run_cli  # noqa: E402
 from fhgan_plugin.utils.paths import data_root, shared_root  # noqa: E402
@@ -55,14 +62,20 @@ def _ok_rows(manifest: str, prefix: str) -> list[str]:
                   if row['status'] in ('detected', 'detected_low', 'fallback'))
 
 
-def write_pairs_subset(src: str, dst: str, n_folds: int) -> None:
-    """The first ``n_folds`` folds of an LFW ``pairs.txt`` (same format) for fast CPU validation."""
-    with open(src) as f:
-        lines = f.read().splitlines()
-    per = int(lines[0].split()[1])
-    with open(dst, 'w') as f:
-        f.write(f'{n_folds}\t{per}\n')
-        f.writelines(ln + '\n' for ln in lines[1:1 + n_folds * 2 * per])
+def split_training(rows: list[tuple[str, str]], val_people: set[str]) -> tuple[list[tuple[str, str]],
+                                                                             dict[str, list[str]]]:
+    """Training rows ``(rel, '<set>:<person>')`` without the validation people, and ``{person: rels}`` of those.
+
+    ``val_people`` are CelebA identity names; only ``celeba:`` rows are matched.
+    """
+    train, val = [], {}
+    for rel, name in rows:
+        prefix, person = name.split(':', 1)
+        if prefix == 'celeba' and person in val_people:
+            val.setdefault(person, []).append(rel)
+        else:
+            train.append((rel, name))
+    return train, val
 
 
 def make_lmdb(faces: str, lmdb_path: str) -> dict:
@@ -108,7 +121,6 @@ def main(argv: list[str] | None = None) -> dict:
                               desc='LFW pairs images')
         report['lfw_pairs'] = dict(counts, inputs=len(rels), seconds=round(time.time() - t, 1))
         shutil.copyfile(os.path.join(lfw, 'pairs.txt'), os.path.join(meta, 'lfw_pairs.txt'))
-        write_pairs_subset(os.path.join(lfw, 'pairs.txt'), os.path.join(meta, 'lfw_pairs_2folds.txt'), 2)
         ok = _ok_rows(os.path.join(faces, 'lfw_pairs', 'manifest.csv'), 'lfw_pairs/')
         with open(os.path.join(meta, 'lfw_pairs_all.txt'), 'w') as f:
             f.writelines(r + '\n' for r in ok)
@@ -131,6 +143,18 @@ def main(argv: list[str] | None = None) -> dict:
         prefix = 'lfw' if name == 'lfw_train' else name
         train += [(r, f'{prefix}:' + r.split('/')[1])
                   for r in _ok_rows(os.path.join(faces, name, 'manifest.csv'), f'{name}/')]
+    if 'celeba' in args.sets:
+        val_people = read_identity_list()
+        train, val = split_training(train, set(val_people))
+        missing = sorted(set(val_people) - set(val))
+        if missing:
+            raise FileNotFoundError(f'validation identities without aligned faces in {celeba}: {missing}')
+        val = {p: val[p] for p in val_people}  # committed order: folds are round-robin over it
+        pairs = make_validation_pairs(val)
+        write_pairs_list(os.path.join(meta, 'val_pairs.txt'), pairs)
+        with open(os.path.join(meta, 'val_images.txt'), 'w') as f:
+            f.writelines(r + '\n' for p in val_people for r in val[p])
+        report['validation'] = {'identities': len(val), 'images': sum(map(len, val.values())), 'pairs': len(pairs)}
     if train:
         ids = {name: i for i, name in enumerate(sorted({n for _, n in train}))}
         with open(os.path.join(meta, 'train.txt'), 'w') as f:

@@ -16,6 +16,16 @@ import fhgan_plugin  # noqa: E402,F401  registers everything before the tests im
 from fhgan_plugin.utils.paths import shared_root  # noqa: E402
 
 
+def lab_script(name: str):  # noqa: ANN201 - a module
+    """Import a lab-notebook script (``docs/lab/scripts/<name>.py``, not a package) by path."""
+    import importlib.util
+    path = os.path.join(REPO, 'docs', 'lab', 'scripts', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'lab_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
     """A smooth random uint8 BGR image (low-frequency noise upsampled), so SR has something to learn."""
     low = rng.integers(0, 256, (max(size // 8, 2), max(size // 8, 2), 3), dtype=np.uint8)

@@ -114,5 +114,9 @@ def test_back_projection_makes_the_output_lr_consistent_and_keeps_gradients() ->
 
 def test_registered_and_configs_build() -> None:
     assert ARCH_REGISTRY.get('DSNet') is DSNet
-    for name in DSNET_CONFIGS:
-        assert isinstance(DSNet.from_config(name), DSNet)
+    for name, cfg in DSNET_CONFIGS.items():  # each named width is what it says, and runs 28 -> 112
+        net = DSNet.from_config(name)
+        convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs[0].out_channels == cfg['num_feat']
+        assert {m.out_channels for m in convs if m.kernel_size == (1, 1)} >= {cfg['num_bottleneck']}
+        assert net(torch.rand(1, 3, 28, 28)).shape == (1, 3, 112, 112)

@@ -309,7 +309,7 @@ def test_cli_on_real_lfw_pairs(shared: str, tmp_path) -> None:  # noqa: ANN001
 
 
 def test_benchmark_test_options_run_basicsr_test_pipeline(tmp_path) -> None:  # noqa: ANN001
-    """options/test_dsnet_benchmark.yml on a Set5-style GT / LQ folder pair through fhgan_plugin/test.py."""
+    """options/test/test_DSNet_benchmark.yml on a Set5-style GT / LQ folder pair through fhgan_plugin/test.py."""
     import re
     import subprocess
     import sys

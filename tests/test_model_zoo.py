@@ -1,7 +1,6 @@
 """Shipped generator weights: loadable by name (the default of fhgan-hallucinate), float16, with a model card."""
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -62,10 +61,14 @@ def test_make_release_writes_fp16_weights_and_card(tmp_path) -> None:  # noqa: A
     torch.manual_seed(0)
     ckpt = tmp_path / 'net_g.pth'
     torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)
-    write_faces(str(tmp_path / 'hr'), 4, size=112)
-    info = main(['--name', DEFAULT_MODEL, '--ckpt', str(ckpt), '--options', 'options/fhgan_joint_id_cpu.yml',
+    rels = write_faces(str(tmp_path / 'hr'), 4, size=112)
+    (tmp_path / 'labels.txt').write_text(''.join(f'{r} {i % 2}\n' for i, r in enumerate(rels)))
+    (tmp_path / 'opt.yml').write_text(f"name: x\ndatasets:\n  train:\n    label_file: {tmp_path / 'labels.txt'}\n")
+    info = main(['--name', DEFAULT_MODEL, '--ckpt', str(ckpt), '--options', str(tmp_path / 'opt.yml'),
                  '--root', str(tmp_path / 'hr'), '--pairs-file', 'none', '--out-dir', str(tmp_path / 'w')])
     assert info['dtype'] == 'float16' and info['test_images'] == 4
+    assert (info['train_images'], info['train_identities']) == (4, 2)
+    assert '4 images, 2 identities' in (tmp_path / 'w' / 'fhgan_x4_cpu.md').read_text()
     saved = torch.load(tmp_path / 'w' / SHIPPED_MODELS[DEFAULT_MODEL].file, weights_only=True)['params']
     assert next(iter(saved.values())).dtype == torch.float16
     assert info['sha256'] in (tmp_path / 'w' / 'fhgan_x4_cpu.md').read_text()
@@ -129,7 +132,8 @@ def test_shipped_model_beats_bicubic_on_real_lfw_faces(shared: str, tmp_path) ->
     assert (e_sr * e_hr).sum(1).mean() > (e_bic * e_hr).sum(1).mean()
 
 
-@pytest.mark.parametrize('opt_file', ['options/fhgan_joint_id_cpu.yml', 'options/fhgan_joint_noid_cpu.yml'])
+@pytest.mark.parametrize('opt_file', ['options/train/FHGAN/train_FHGAN_x4_cpu.yml',
+                                      'docs/lab/options/fhgan_joint_noid_cpu.yml'])
 def test_fhgan_cpu_runs_start_from_the_shipped_dsnet_psnr(opt_file: str) -> None:
     """The ablation pair needs no earlier stage for its generator: it loads the shipped DSNet-PSNR file, which
     fits the run's network_g exactly."""
@@ -146,41 +150,48 @@ def test_fhgan_cpu_runs_start_from_the_shipped_dsnet_psnr(opt_file: str) -> None
     assert all(torch.isfinite(p).all() for p in net.parameters())
 
 
-def test_release_evaluation_reads_the_checkpoints_its_training_runs_write() -> None:
-    """Every checkpoint scripts/eval_lfw_release.sh reads lies under experiments/<name>/ of the options file
-    that writes it (an options ``name:`` edited without the script would silently evaluate a stale run),
-    and every FR network it names builds from its options file into a 112x112 -> embedding network."""
-    import re
-
+@pytest.mark.parametrize('name', sorted(SHIPPED_MODELS))
+def test_every_shipped_model_has_one_options_file_that_re_creates_it(name: str) -> None:
+    """The model zoo names an options file that exists, whose network_g is the shipped architecture (less the
+    inference-only back-projection), and scripts/train_release_models.sh trains exactly that file and releases
+    the model from it; the model card names the same file."""
     import yaml
 
-    from fhgan_plugin.evaluation.cli import build_fr
     from tests.conftest import REPO
-    script = open(os.path.join(REPO, 'scripts', 'eval_lfw_release.sh')).read()
-    total_iter = {}
-    for path in glob.glob(os.path.join(REPO, 'options', '*.yml')):
-        with open(path) as f:
-            opt = yaml.safe_load(f)
-        total_iter[opt['name']] = opt.get('train', {}).get('total_iter')
-    ckpts = re.findall(r'experiments/([^/]+)/models/net_(?:g|fr)_(latest|\d+)\.pth', script)
-    assert len(ckpts) >= 4 and {n for n, _ in ckpts} <= set(total_iter), {n for n, _ in ckpts} - set(total_iter)
-    for name, it in ckpts:  # a numbered checkpoint is the end of the run its options describe
-        assert it == 'latest' or int(it) == total_iter[name], (name, it, total_iter[name])
-    assert ('FHGAN_joint_id_x4_cpu', '600') in ckpts and ('FHGAN_joint_noid_x4_cpu', '600') in ckpts
-    specs = re.findall(r'--extra-fr "([^"]+)"', script)
-    assert [s.split('=')[0] for s in specs] == ['joint', 'scratch']
-    for spec in specs:
-        opt_file = spec.split('=', 1)[1].split('@')[0]
-        with open(os.path.join(REPO, opt_file)) as f:
-            run_name = yaml.safe_load(f)['name']
-        assert f'experiments/{run_name}/models/' in spec, spec  # the FR weights come from that file's own run
-        fr, _, _ = build_fr(os.path.join(REPO, opt_file), weights='')  # '' -> no pretrained file: shapes only
-        emb = fr(torch.rand(2, 3, 112, 112))
-        assert emb.shape[0] == 2 and torch.isfinite(emb).all()
+    model = SHIPPED_MODELS[name]
+    path = os.path.join(REPO, model.options)
+    assert os.path.isfile(path) and model.options.startswith('options/train/'), model.options
+    with open(path) as f:
+        opt = yaml.safe_load(f)
+    arch = {k: v for k, v in model.arch.items() if k != 'back_projection'}
+    assert {k: opt['network_g'].get(k, v) for k, v in arch.items()} == arch
+    assert model.run_name == opt['name']
+    script = open(os.path.join(REPO, 'scripts', 'train_release_models.sh')).read()
+    assert f'train {model.options}' in script and f'make_release.py --name {name}' in script
+    assert script.index(f'train {model.options}') < script.index(f'make_release.py --name {name}')
+    assert model.options in open(model.card).read()
+
+
+def test_fhgan_release_starts_from_the_released_dsnet_psnr_and_stage_1() -> None:
+    """The FH-GAN options load the DSNet-PSNR file that the zoo ships and the FR network of the stage-1 options
+    run, so the release script's order (stage 1 and DSNet-PSNR, release, FH-GAN) is all it needs."""
+    import yaml
+
+    from tests.conftest import REPO
+    with open(os.path.join(REPO, SHIPPED_MODELS['fhgan-x4-cpu'].options)) as f:
+        opt = yaml.safe_load(f)
+    assert os.path.abspath(os.path.join(REPO, opt['path']['pretrain_network_g'])) == \
+        SHIPPED_MODELS['dsnet-psnr-x4-cpu'].path
+    with open(os.path.join(REPO, 'options/train/ArcFace/train_ArcFace_MobileFaceNet_cpu.yml')) as f:
+        stage1 = yaml.safe_load(f)
+    assert opt['path']['pretrain_network_fr'] == f"experiments/{stage1['name']}/models/net_fr_latest.pth"
+    assert opt['network_head']['num_classes'] == stage1['network_head']['num_classes']
 
 
 def test_average_checkpoints_script(tmp_path) -> None:  # noqa: ANN001
-    from scripts.average_checkpoints import average_state_dicts, main
+    from tests.conftest import lab_script
+    lab = lab_script('average_checkpoints')
+    average_state_dicts, main = lab.average_state_dicts, lab.main
 
     nets = []
     for seed in range(3):

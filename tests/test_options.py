@@ -1,4 +1,5 @@
-"""Every shipped options file parses and every ``type:`` in it resolves in its BasicSR registry."""
+"""Every options file (product and lab notebook) parses, every ``type:`` in it resolves in its BasicSR
+registry, and none validates on a test set."""
 from __future__ import annotations
 
 import glob
@@ -11,7 +12,8 @@ from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTR
 
 from tests.conftest import REPO
 
-OPTION_FILES = sorted(glob.glob(os.path.join(REPO, 'options', '*.yml')))
+PRODUCT_OPTIONS = sorted(glob.glob(os.path.join(REPO, 'options', '**', '*.yml'), recursive=True))
+OPTION_FILES = PRODUCT_OPTIONS + sorted(glob.glob(os.path.join(REPO, 'docs', 'lab', 'options', '*.yml')))
 NOT_REGISTERED = {'scheduler', 'optim'}  # torch optimizers / BasicSR schedulers are looked up by name
 
 
@@ -26,13 +28,36 @@ def _arch_types(node: object) -> list[str]:
     return out
 
 
-def test_there_are_options_for_every_stage() -> None:
-    names = {os.path.basename(p) for p in OPTION_FILES}
-    for stem in ('train_dsnet_psnr_x4', 'train_arcface', 'train_dsnet_gan', 'fhgan_joint'):
-        assert f'{stem}.yml' in names and f'{stem}_cpu.yml' in names, stem
+def _rel(path: str) -> str:
+    return os.path.relpath(path, REPO)
 
 
-@pytest.mark.parametrize('path', OPTION_FILES, ids=os.path.basename)
+def test_options_are_grouped_by_purpose() -> None:
+    """options/train/<model>/ for training (paper scale and CPU scale of each stage), options/test/ for testing."""
+    rels = {_rel(p) for p in PRODUCT_OPTIONS}
+    assert all(r.startswith(('options/train/', 'options/test/')) for r in rels), rels
+    for stage in ('ArcFace/train_ArcFace_IResNet34', 'ArcFace/train_ArcFace_MobileFaceNet_cpu',
+                  'DSNet/train_DSNet_PSNR_x4',
+                  'DSNet/train_DSNet_PSNR_x4_cpu', 'DSNet/train_DSNet_GAN_x4', 'FHGAN/train_FHGAN_x4',
+                  'FHGAN/train_FHGAN_x4_cpu'):
+        assert f'options/train/{stage}.yml' in rels, stage
+
+
+@pytest.mark.parametrize('path', OPTION_FILES, ids=_rel)
+def test_no_options_file_validates_on_a_test_set(path: str) -> None:
+    """Validation (what runs are compared and chosen on) reads the held-out training identities, never LFW,
+    CFP or the x8 test sets; those are for the final evaluation (options/test/)."""
+    with open(path) as f:
+        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    for phase, ds in opt['datasets'].items():
+        if _rel(path).startswith('options/test/') or not phase.startswith('val'):
+            continue
+        text = ' '.join(str(ds.get(k, '')) for k in ('dataroot_gt', 'pairs_file', 'meta_info_file')).lower()
+        assert not any(t in text for t in ('lfw', 'cfp', 'face_sr_x8', 'celeba_val_1000', 'helen')), (phase, text)
+        assert 'val_pairs.txt' in text or 'val_images.txt' in text, (phase, text)
+
+
+@pytest.mark.parametrize('path', OPTION_FILES, ids=_rel)
 def test_options_parse_and_types_resolve(path: str) -> None:
     with open(path) as f:
         opt = yaml.load(f, Loader=ordered_yaml()[0])

@@ -144,7 +144,8 @@ def test_compare_seeds_spread_and_paired_lead(tmp_path) -> None:  # noqa: ANN001
     import json
     import statistics
 
-    from scripts.compare_seeds import main as seeds_main
+    from tests.conftest import lab_script
+    seeds_main = lab_script('compare_seeds').main
 
     def row(method: str, acc: float, psnr: float, gap: float) -> dict:
         return {'method': method, 'acc': acc, 'acc_std': 0.8, 'gap': gap, 'psnr': psnr, 'ssim': 0.85,

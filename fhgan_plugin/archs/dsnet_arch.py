@@ -29,7 +29,7 @@ from fhgan_plugin.data.degradation import back_project
 from fhgan_plugin.registry import register_arch
 
 #: Named configurations. ``paper``: the sizes of DEVELOPERS.md. ``cpu``: a reduced width for CPU-scale
-#: training in minutes (used by ``options/train_dsnet_psnr_x4_cpu.yml``).
+#: training in minutes (used by ``options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml``).
 DSNET_CONFIGS: dict[str, dict] = {
     'paper': dict(num_feat=64, num_block=6, num_layer=6, growth=32, num_bottleneck=128),
     'cpu': dict(num_feat=32, num_block=4, num_layer=4, growth=16, num_bottleneck=32),

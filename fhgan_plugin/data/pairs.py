@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -126,10 +127,45 @@ def parse_cfp_pairs(protocol_dir: str, setting: str = 'FP') -> list[Pair]:
     return pairs
 
 
+PAIRS_KINDS = ('lfw', 'cfp', 'list')
+PAIRS_LIST_HEADER = '# fhgan-plugin verification pairs: <image 1> <image 2> <1 same / 0 different> <fold>'
+
+
+def write_pairs_list(path: str, pairs: Sequence[Pair]) -> None:
+    """Write pairs in the plain list format read by :func:`parse_pairs_list`."""
+    from fhgan_plugin.utils.io import write_text
+    write_text(path, PAIRS_LIST_HEADER + '\n' + ''.join(
+        f'{p.path1} {p.path2} {int(p.issame)} {p.fold}\n' for p in pairs))
+
+
+def parse_pairs_list(path: str) -> list[Pair]:
+    """Pairs of a list file: ``<image 1> <image 2> <1|0> <fold>`` per line, ``#`` lines ignored.
+
+    Raises:
+        ValueError: naming the file and line of a malformed line, or an empty file.
+    """
+    pairs = []
+    with open(path) as f:
+        for lineno, ln in enumerate(f, 1):
+            if not ln.strip() or ln.lstrip().startswith('#'):
+                continue
+            parts = ln.split()
+            if len(parts) != 4 or parts[2] not in ('0', '1') or not parts[3].isdigit():
+                raise ValueError(f'{path}:{lineno}: expected "<image 1> <image 2> <1|0> <fold>", got {ln.rstrip()!r}')
+            pairs.append(Pair(parts[0], parts[1], parts[2] == '1', int(parts[3])))
+    if not pairs:
+        raise ValueError(f'{path}: no pairs')
+    return pairs
+
+
+
 def read_pairs_file(path: str, kind: str = 'lfw', setting: str = 'FP', ext: str = '.jpg') -> list[Pair]:
-    """Pairs from an LFW ``pairs.txt`` (``kind='lfw'``) or a CFP ``Protocol`` folder (``kind='cfp'``)."""
+    """Pairs from an LFW ``pairs.txt`` (``kind='lfw'``), a CFP ``Protocol`` folder (``kind='cfp'``) or a plain
+    ``<image 1> <image 2> <1|0> <fold>`` list such as ``meta/val_pairs.txt`` (``kind='list'``)."""
     if kind == 'lfw':
         return parse_lfw_pairs(path, ext)
     if kind == 'cfp':
         return parse_cfp_pairs(path, setting)
-    raise ValueError(f"pairs kind must be 'lfw' or 'cfp', got {kind!r}")
+    if kind == 'list':
+        return parse_pairs_list(path)
+    raise ValueError(f'pairs kind must be one of {PAIRS_KINDS}, got {kind!r}')

@@ -22,8 +22,8 @@ class VerificationPairsDataset(data.Dataset):
 
     Options:
         dataroot_gt (str): Root of the aligned images (e.g. ``datasets/faces112/lfw_pairs``).
-        pairs_file (str): LFW ``pairs.txt``, or CFP's ``Protocol`` folder.
-        pairs_kind (str): 'lfw' (default) or 'cfp'.
+        pairs_file (str): LFW ``pairs.txt``, CFP's ``Protocol`` folder, or a pairs list (``meta/val_pairs.txt``).
+        pairs_kind (str): 'lfw' (default), 'cfp' or 'list'.
         cfp_setting (str): 'FF' or 'FP' for CFP.
         ext (str): Extension of the aligned files ('.png', default) replacing the protocol's.
         scale (int): SR factor of the LR faces.

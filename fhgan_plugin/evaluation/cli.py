@@ -24,6 +24,7 @@ import torch
 import yaml
 
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
+from fhgan_plugin.data.pairs import PAIRS_KINDS
 from fhgan_plugin.evaluation.methods import Method, MethodError, parse_method
 from fhgan_plugin.evaluation.report import add_gap_closed, figure_grid, markdown_table, plot_roc, write_tables
 from fhgan_plugin.evaluation.runner import Evaluator, load_test_set
@@ -84,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--root', default='datasets/faces112/lfw_pairs', help='aligned HR faces (112x112)')
     p.add_argument('--pairs-file', default='datasets/meta/lfw_pairs.txt',
                    help="LFW pairs.txt or CFP Protocol folder; 'none': a plain folder, no verification")
-    p.add_argument('--pairs-kind', default='lfw', choices=['lfw', 'cfp'])
+    p.add_argument('--pairs-kind', default='lfw', choices=list(PAIRS_KINDS))
     p.add_argument('--cfp-setting', default='FP', choices=['FF', 'FP'])
     p.add_argument('--name', default=None, help='test set name in the tables (default: the folder name)')
     p.add_argument('--method', action='append', default=None,

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Re-create the shipped generators (fhgan_plugin/model_zoo.py) from a clean checkout, each from its one options file.
+# Every run validates on the held-out CelebA identities (datasets/meta/val_pairs.txt); LFW is not used here.
+# On a 2-core CPU: ~25 min in all (stage 1 and DSNet-PSNR side by side, then FH-GAN). Each run resumes with
+# --auto_resume if interrupted. Run from anywhere after `bash scripts/install.sh`; the final LFW evaluation of the
+# released models is `bash scripts/evaluate_release.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${FHGAN_VENV:-.venv}/bin/python"
+train() { "$PY" fhgan_plugin/train.py -opt "$1" --auto_resume; }
+
+"$PY" scripts/prepare_data.py                                    # aligned faces, training list, validation pairs
+# stage 1 (ArcFace fine-tuning of the shared MobileFaceNet) and DSNet-PSNR are independent: one thread each
+OMP_NUM_THREADS=1 train options/train/ArcFace/train_ArcFace_MobileFaceNet_cpu.yml &
+OMP_NUM_THREADS=1 train options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml
+wait
+"$PY" scripts/make_release.py --name dsnet-psnr-x4-cpu           # -> fhgan_plugin/weights/dsnet_psnr_x4_cpu.pth
+train options/train/FHGAN/train_FHGAN_x4_cpu.yml                 # starts from that file and from stage 1
+"$PY" scripts/make_release.py --name fhgan-x4-cpu                # -> fhgan_plugin/weights/fhgan_x4_cpu.pth

@@ -2,7 +2,7 @@
 # The README's main-job command: set up, prepare the faces from ../shared, hallucinate all 7,701 LFW pair
 # faces (degraded to 28x28) with the shipped FH-GAN generator (fhgan-x4-cpu, the default model), then
 # evaluate it against bicubic and the HR faces on all 6,000 LFW pairs (PSNR / SSIM / LPIPS / verification).
-# Training the models yourself: docs/lab/scripts/reproduce_cpu.sh lists every command behind the README's numbers.
+# Training the models yourself: scripts/train_release_models.sh (then scripts/evaluate_release.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh

@@ -66,7 +66,7 @@ python scripts/evaluate.py --out results/eval_lfw_s10 --lpips-vgg none --figure-
 python fhgan_plugin/train.py -opt docs/lab/options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed1_x4_cpu manual_seed=1
 python fhgan_plugin/train.py -opt docs/lab/options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed1_x4_cpu manual_seed=1
 # session 11: the seed-1 pair above (interrupted at it. 50 by the session end, resumed with --auto_resume) and a
-# seed-2 pair, then all three seeds evaluated in one run (docs/results/ablation_seeds.json, docs/experiments.md "Seed variance")
+# seed-2 pair, then all three seeds evaluated in one run (docs/lab/results/ablation_seeds.json, docs/experiments.md "Seed variance")
 python fhgan_plugin/train.py -opt docs/lab/options/fhgan_joint_noid_cpu.yml --force_yml name=FHGAN_joint_noid_seed2_x4_cpu manual_seed=2
 python fhgan_plugin/train.py -opt docs/lab/options/fhgan_joint_id_cpu.yml --force_yml name=FHGAN_joint_id_seed2_x4_cpu manual_seed=2
 python scripts/evaluate.py --out results/eval_lfw_seeds --lpips-images 500 --figure-pairs '' --method bicubic --method hr \
@@ -77,7 +77,7 @@ python scripts/evaluate.py --out results/eval_lfw_seeds --lpips-images 500 --fig
   --method "FH-GAN seed 1=DSNet(config=cpu)@experiments/FHGAN_joint_id_seed1_x4_cpu/models/net_g_600.pth" \
   --method "FH-GAN w/o identity seed 2=DSNet(config=cpu)@experiments/FHGAN_joint_noid_seed2_x4_cpu/models/net_g_600.pth" \
   --method "FH-GAN seed 2=DSNet(config=cpu)@experiments/FHGAN_joint_id_seed2_x4_cpu/models/net_g_600.pth"
-# paired per-fold comparison of the ablation pair (docs/results/ablation_paired_folds.json), after docs/lab/scripts/eval_lfw_release.sh
+# paired per-fold comparison of the ablation pair (docs/lab/results/ablation_paired_folds.json), after docs/lab/scripts/eval_lfw_release.sh
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity"
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr joint
 python scripts/compare_folds.py results/eval_lfw_all/results.json --a FH-GAN --b "FH-GAN w/o identity" --fr scratch

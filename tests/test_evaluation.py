@@ -329,7 +329,7 @@ def test_benchmark_test_options_run_basicsr_test_pipeline(tmp_path) -> None:  # 
     torch.manual_seed(0)
     ckpt = str(tmp_path / 'net_g.pth')
     torch.save({'params': DSNet.from_config('cpu').state_dict()}, ckpt)
-    with open(os.path.join(REPO, 'options', 'test_dsnet_benchmark.yml')) as f:
+    with open(os.path.join(REPO, 'options', 'test', 'test_DSNet_benchmark.yml')) as f:
         opt = yaml.safe_load(f)
     opt['datasets']['test_1'].update(dataroot_gt=str(tmp_path / 'GT'), dataroot_lq=str(tmp_path / 'LRx4'))
     opt['path']['pretrain_network_g'] = ckpt

@@ -100,9 +100,10 @@ def test_shipped_model_is_an_evaluation_method() -> None:
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_shipped_model_beats_bicubic_on_real_lfw_faces(shared: str, tmp_path) -> None:  # noqa: ANN001
-    """On 24 held-out LFW faces (aligned here): higher PSNR than PIL bicubic, and SR embeddings closer to the HR
-    embeddings (shared MobileFaceNet, cosine) than bicubic's."""
+def test_shipped_models_beat_bicubic_on_real_lfw_faces(shared: str, tmp_path) -> None:  # noqa: ANN001
+    """On 24 LFW faces (aligned here), each shipped model does what it is for: DSNet-PSNR is closer to the HR
+    faces in pixels than PIL bicubic (measured 30.79 against 27.77 dB), FH-GAN in identity (mean cosine of shared
+    MobileFaceNet embeddings to the HR faces' 0.827 against bicubic's 0.722 and DSNet-PSNR's 0.806)."""
     import numpy as np
 
     from fhgan_plugin.archs.face_recognizer import FaceEmbedder
@@ -119,17 +120,18 @@ def test_shipped_model_beats_bicubic_on_real_lfw_faces(shared: str, tmp_path) ->
     hr = torch.stack([torch.from_numpy(cv2.imread(str(tmp_path / 'hr' / (os.path.splitext(r)[0] + '.png')))
                                        [:, :, ::-1].copy()).permute(2, 0, 1) for r in rels]).float() / 255
     lr = canonical_degradation(hr)
-    path, arch = resolve_weights(None)
     with torch.no_grad():
-        sr = load_generator(path, arch)(lr).clamp(0, 1)
+        sr = {name: load_generator(*resolve_weights(name))(lr).clamp(0, 1) for name in SHIPPED_MODELS}
     bic = pil_upsample(lr, 4, 'bicubic')
-    psnr_sr, psnr_bic = np.mean(psnr_ssim_batch(sr, hr)[0]), np.mean(psnr_ssim_batch(bic, hr)[0])
-    assert psnr_sr > psnr_bic + 0.5
+    psnr = {name: float(np.mean(psnr_ssim_batch(x, hr)[0])) for name, x in {**sr, 'bicubic': bic}.items()}
     fr = FaceEmbedder(backbone={'type': 'FHMobileFaceNet'}, flip_concat=True,
                       pretrain_path=os.path.join(shared, 'models', 'mobilefacenet_casia_068.pth')).eval()
     with torch.no_grad():
-        e_hr, e_sr, e_bic = (torch.nn.functional.normalize(fr(x), dim=1) for x in (hr, sr, bic))
-    assert (e_sr * e_hr).sum(1).mean() > (e_bic * e_hr).sum(1).mean()
+        e_hr = torch.nn.functional.normalize(fr(hr), dim=1)
+        cos = {name: float((torch.nn.functional.normalize(fr(x), dim=1) * e_hr).sum(1).mean())
+               for name, x in {**sr, 'bicubic': bic}.items()}
+    assert psnr['dsnet-psnr-x4-cpu'] > psnr['bicubic'] + 0.5, psnr  # the PSNR model: sharper and closer in pixels
+    assert cos['fhgan-x4-cpu'] > max(cos['bicubic'], cos['dsnet-psnr-x4-cpu']), cos  # FH-GAN: closer in identity
 
 
 @pytest.mark.parametrize('opt_file', ['options/train/FHGAN/train_FHGAN_x4_cpu.yml',

@@ -109,14 +109,12 @@ def test_validation_pairs_are_balanced_identity_disjoint_folds(tmp_path) -> None
     assert read_pairs_file(str(tmp_path / 'val_pairs.txt'), 'list') == pairs
 
 
-def test_malformed_pairs_list_names_the_line(tmp_path) -> None:  # noqa: ANN001
-    path = tmp_path / 'p.txt'
-    path.write_text('# header\na.png b.png 1 0\na.png c.png yes 0\n')
-    with pytest.raises(ValueError, match=r'p\.txt:3: expected'):
-        parse_pairs_list(str(path))
-    path.write_text('# nothing\n')
-    with pytest.raises(ValueError, match='no pairs'):
-        parse_pairs_list(str(path))
+@pytest.mark.parametrize('text,match', [('# header\na.png b.png 1 0\na.png c.png yes 0\n', r'p\.txt:3: expected'),
+                                        ('# nothing\n', 'no pairs')])
+def test_malformed_pairs_list_names_the_line(tmp_path, text: str, match: str) -> None:  # noqa: ANN001
+    (tmp_path / 'p.txt').write_text(text)
+    with pytest.raises(ValueError, match=match):
+        parse_pairs_list(str(tmp_path / 'p.txt'))
 
 
 def test_committed_identity_list_is_what_the_split_file_says() -> None:

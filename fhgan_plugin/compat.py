@@ -71,10 +71,43 @@ from fhgan_plugin.utils.io import save_torch
 logger = logging.getLogger('fhgan_plugin')
 
 
-def _log() -> logging.Logger:
-    """BasicSR's logger once a run has set it up (its messages then reach the run's log file), else ours."""
-    basicsr_logger = logging.getLogger('basicsr')
-    return basicsr_logger if basicsr_logger.handlers else logger
+class _RunLog:
+    """Where the patches' messages go: BasicSR's logger once the run has set it up (so they reach the run's log
+    file), else the plugin's logger. BasicSR resumes *before* it creates its log file, so messages of that time are
+    also kept and written into the run's log as soon as it exists (:func:`_wrap_dataloaders`)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, str, tuple]] = []
+
+    @staticmethod
+    def current() -> logging.Logger:
+        """BasicSR's logger if a run has set it up, else the plugin's."""
+        run_logger = logging.getLogger('basicsr')
+        return run_logger if run_logger.handlers else logger
+
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        target = self.current()
+        target.log(level, msg, *args)
+        if target is logger:
+            self.pending.append((level, msg, args))
+
+    def info(self, msg: str, *args: Any) -> None:
+        self.log(logging.INFO, msg, *args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self.log(logging.WARNING, msg, *args)
+
+    def flush_into(self, run_logger: logging.Logger) -> None:
+        for level, msg, args in self.pending:
+            run_logger.log(level, msg, *args)
+        self.pending.clear()
+
+
+_RUN_LOG = _RunLog()
+
+
+def _log() -> _RunLog:
+    return _RUN_LOG
 
 _PATCHED_ATTR = '__fhgan_patched__'
 _REROOT: dict[str, str] = {}
@@ -229,6 +262,7 @@ def _wrap_parse_options(orig: Callable) -> Callable:
 
     @functools.wraps(orig)
     def parse_options(root_path: str, is_train: bool = True) -> tuple[dict, Any]:
+        _RUN_LOG.pending.clear()  # a new run: earlier messages belong to no run's log
         for module in (sys.modules.get('basicsr.train'), sys.modules.get('__main__')):
             if module is not None:
                 _swap_train_functions(vars(module))
@@ -259,6 +293,7 @@ def _wrap_dataloaders(orig: Callable) -> Callable:
 
     @functools.wraps(orig)
     def create_train_val_dataloader(opt: dict[str, Any], log: logging.Logger) -> tuple:
+        _RUN_LOG.flush_into(log)  # the resume messages, logged before BasicSR created the run's log file
         train_loader, train_sampler, val_loaders, total_epochs, total_iters = orig(opt, log)
         per_epoch = len(train_loader)  # BasicSR's train loader drops the last incomplete batch
         if per_epoch == 0:

@@ -179,6 +179,7 @@ def test_interrupted_run_resumes_on_cpu(workdir: str, entry: str) -> None:
     run(prefix + ['-opt', path, '--auto_resume', '--force_yml', f'train:total_iter={total}'], cwd=workdir)
     log = train_log(workdir, name)
     assert re.search(rf'Resuming training from epoch: \d+, iter: {last}\.', log), log[-2000:]
+    assert 'fhgan_plugin: resuming from' in log and f'(iter {last})' in log  # the plugin's messages reach the run's log
     after = log.split('Resuming training')[-1]
     logged = [int(v) for v in re.findall(r'iter:\s+(\d+),', after)]
     assert logged[0] == last + 1 and logged[-1] == total

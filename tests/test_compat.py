@@ -64,7 +64,7 @@ def test_auto_resume_skips_a_truncated_newest_state(tmp_path, caplog: pytest.Log
     BaseModel.save_training_state(saver, 2, 8)
     (states / '8.state').write_bytes((states / '8.state').read_bytes()[:7])  # killed mid-write (old writer)
     opt = {'name': 'x', 'auto_resume': True, 'num_gpu': 0, 'path': {'training_states': str(states)}}
-    log = compat._log()
+    log = compat._log().current()
     log.addHandler(caplog.handler)
     with caplog.at_level(logging.WARNING):
         state = compat.load_resume_state(opt)

@@ -49,7 +49,7 @@ class Payload:
 
 def _log_into(caplog: pytest.LogCaptureFixture) -> None:
     """Let caplog see compat's logger (BasicSR's, once set up, does not propagate)."""
-    log = compat._log()
+    log = compat._log().current()
     if caplog.handler not in log.handlers:
         log.addHandler(caplog.handler)
 

@@ -69,9 +69,17 @@ def test_time_call_respects_repeats_and_time_box() -> None:
         time_call(lambda: None, repeats=0)
 
 
-def test_max_abs_error_of_identical_modules_is_zero() -> None:
-    net = DSNet(**TINY).eval()
-    assert max_abs_error(net, net, torch.rand(1, 3, 5, 5)) == 0.0
+def test_max_abs_error_is_the_largest_difference() -> None:
+    """One output pixel moved by 0.25, the rest by 0.01: the error is 0.25 (the max, not the mean)."""
+    class Shift(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = x + 0.01
+            out[0, 1, 2, 3] += 0.24
+            return out
+
+    x = torch.rand(1, 3, 5, 5)
+    assert max_abs_error(torch.nn.Identity(), Shift(), x) == pytest.approx(0.25, abs=1e-6)
+    assert max_abs_error(Shift(), torch.nn.Identity(), x) == pytest.approx(0.25, abs=1e-6)
 
 
 def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: ANN001

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -100,8 +101,16 @@ def test_figure_shows_each_pair_image_once() -> None:
     assert figure_images(pairs, [0, 1, 2, 7]) == ['a/1', 'a/2', 'b/1', 'c/1', 'd/1']
 
 
-def test_psnr_ssim_of_identical_images() -> None:
-    x = torch.rand(2, 3, 16, 16)
+def test_psnr_ssim_against_hand_computed_values() -> None:
+    """PSNR on the uint8 grid: one grey level off everywhere is 20·log10(255) = 48.13 dB; 4 levels off on a
+    quarter of the pixels is 10·log10(255² / 4) = 42.11 dB; identical images give inf and SSIM 1."""
+    x = torch.full((2, 3, 16, 16), 100 / 255)
+    y = x.clone()
+    y[0] += 1 / 255
+    y[1, :, :8, :8] += 4 / 255
+    p, s = psnr_ssim_batch(y, x)
+    assert p == pytest.approx([20 * math.log10(255), 10 * math.log10(255 ** 2 / 4)], abs=1e-3)
+    assert all(v < 1 for v in s)
     p, s = psnr_ssim_batch(x, x)
     assert p == [float('inf')] * 2 and s == pytest.approx([1.0, 1.0])
 

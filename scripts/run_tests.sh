@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 PY="${FHGAN_VENV:-.venv}/bin/python"
 "$PY" -m ruff check .
-"$PY" -m pytest -q -rs "$@"
+# two pytest workers (pytest-xdist), one thread each: most tests are single-threaded or start subprocesses, so this
+# halves the wall time on 2 cores; pass -n 0 to run in one process
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" "$PY" -m pytest -q -rs -n "${FHGAN_TEST_WORKERS:-2}" "$@"

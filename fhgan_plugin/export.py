@@ -53,6 +53,34 @@ def onnx_runner(path: str) -> Any:
     return ort.InferenceSession(path, providers=['CPUExecutionProvider'])
 
 
+class OnnxRuntimeSR(nn.Module):
+    """An exported SR network run by ONNX Runtime behind the PyTorch module interface (CPU, float32).
+
+    Args:
+        path: ``.onnx`` file written by :func:`export_onnx` (input ``lq``, output ``sr``).
+        threads: ONNX Runtime intra-op threads (None: its default, one per physical core).
+
+    Shapes:
+        x (N, 3, h, w) in [0, 1] -> (N, 3, H, W) float32 tensor.
+    """
+
+    def __init__(self, path: str, threads: int | None = None) -> None:
+        super().__init__()
+        try:
+            import onnxruntime as ort
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError('ONNX Runtime inference needs onnxruntime: pip install onnxruntime') from err
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
+        self.path = path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.session.run(['sr'], {'lq': x.detach().cpu().float().contiguous().numpy()})[0]
+        return torch.from_numpy(y)
+
+
 @torch.no_grad()
 def compare(net: nn.Module, onnx_path: str | None, ts_path: str | None, inputs: dict[str, torch.Tensor]) -> dict:
     """Max abs difference of ONNX Runtime / TorchScript outputs against PyTorch, per named input batch."""

@@ -45,7 +45,7 @@ from torch import nn
 from tqdm import tqdm
 
 from fhgan_plugin.archs.dsnet_arch import DSNET_CONFIGS, DSNet
-from fhgan_plugin.archs.dsnet_fast import optimize_dsnet
+from fhgan_plugin.archs.dsnet_fast import fast_inference
 from fhgan_plugin.data.alignment import FaceDetector, warp_face
 from fhgan_plugin.data.degradation import canonical_degradation
 from fhgan_plugin.data.face_sr_dataset import IMG_EXTENSIONS
@@ -57,8 +57,6 @@ from fhgan_plugin.utils.io import FATAL_WRITE_ERRNOS, image_size, read_rgb, writ
 from fhgan_plugin.utils.paths import shared_root
 
 logger = logging.getLogger('fhgan_plugin')
-#: The optimised-inference settings scripts/benchmark.py measured fastest on CPU (README "Speed").
-FAST_DSNET_SETTINGS: dict[str, Any] = {'channels_last': True, 'backend': 'eager'}
 #: Default activation memory of one forward pass (``--max-memory``); larger aligned inputs are tiled.
 DEFAULT_MAX_MEMORY_GB = 4.0
 
@@ -380,8 +378,8 @@ def hallucinate(inputs: str, output: str, weights: str | None = None, mode: str 
     path, shipped_arch = resolve_weights(weights)
     net = load_generator(path, arch if arch is not None else shipped_arch, device=dev)
     memory = MemoryPlan.for_net(net, max_memory_gb)
-    if optimize and isinstance(net, DSNet):
-        net = optimize_dsnet(net, **FAST_DSNET_SETTINGS)
+    if optimize:
+        net = fast_inference(net)
     os.makedirs(output, exist_ok=True)
     if mode == 'aligned':
         return hallucinate_aligned(net, root, rels, output, batch_size, memory=memory, plan=plan)

@@ -1,16 +1,26 @@
-"""Speed of DSNet next to BasicSR's SR networks at 28x28 -> 112x112, and of DSNet's optimised inference (JSON).
+"""Speed of training, inference and evaluation on this machine, in one run with JSON output.
 
-One run on one machine measures, for DSNet (paper and cpu widths), MSRResNet (16 blocks), EDSR-baseline
-(64 ch, 16 blocks), RRDBNet (23 blocks, 64/32) and SwinIR-light (window 7): parameters, MACs
-(``torch.utils.flop_counter``), forward faces/s at batch 1 and 64 (eval mode, ``torch.inference_mode()``,
-default threads), a training step (L1 + Adam) at batch 8, each as min and median over several timed repeats
-after warm-up, time-boxed; the achieved GFLOP/s against the machine's measured peak for a large 3x3 conv;
-then the optimised DSNet inference variants (``fhgan_plugin.archs.dsnet_fast``) against the straightforward
-module, with their max abs output error on random faces (and real LR faces with ``--faces``).
+Sections (``--sections``, default all):
+
+* ``table``: DSNet (paper and cpu widths) next to BasicSR's MSRResNet (16 blocks), EDSR-baseline (64 ch, 16 blocks),
+  RRDBNet (23 blocks, 64/32) and SwinIR-light (window 7) at 28x28 -> 112x112: parameters, MACs
+  (``torch.utils.flop_counter``), forward faces/s at batch 1 and 64 (eval mode, ``torch.inference_mode()``,
+  default threads), a training step (L1 + Adam) at batch 8; achieved GFLOP/s against the machine's measured peak
+  for a large 3x3 conv (float32).
+* ``speed``: DSNet's optimised inference (``fhgan_plugin.archs.dsnet_fast``) and ONNX Runtime against the
+  straightforward module: max abs output error (random and, with ``--faces``, real LR faces), faces/s, speed-up
+  and fraction of the conv peak at each batch size.
+* ``precision``: a DSNet training step in float32 / bfloat16 / bfloat16 + channels_last.
+* ``training``: per-stage iteration profile of the CPU-scale training options (``fhgan_plugin.utils.train_profile``):
+  the joint iteration against the sum of its parts measured alone, in the options' precision and the other one.
+* ``evaluation``: the wall time of one network method's full evaluation (``scripts/evaluate.py``, no cache) on the
+  prepared LFW protocol, with its numbers.
+
+Every time is the min and median over several timed repeats after warm-up, time-boxed.
 
 Usage::
 
-    python scripts/benchmark.py --out results/benchmark.json --md results/benchmark.md [--compile]
+    python scripts/benchmark.py --out docs/results/benchmark.json --md docs/results/benchmark.md
     python scripts/benchmark.py --quick          # a few seconds per measurement, for a smoke run
 
 Run it on a quiet machine: the JSON records the 1-minute load average at start and end.
@@ -37,6 +47,7 @@ from fhgan_plugin.utils.benchmark import bench_forward, bench_train_step, conv_p
 from fhgan_plugin.utils.complexity import count_macs, count_params, reference_sr_networks  # noqa: E402
 from fhgan_plugin.utils.report import emit_json  # noqa: E402
 
+SECTIONS = ['table', 'speed', 'precision', 'training', 'evaluation']
 TABLE_NETWORKS = ['DSNet (paper)', 'DSNet (cpu)', 'MSRResNet (16 blocks)', 'EDSR-baseline (64ch, 16 blocks)',
                   'RRDBNet (23 blocks, 64/32)', 'SwinIR-light (window 7)']
 
@@ -71,7 +82,8 @@ def table_rows(args: argparse.Namespace, timing: dict[str, Any], peak: float) ->
     return rows
 
 
-def speed_rows(args: argparse.Namespace, timing: dict[str, Any], faces: torch.Tensor | None) -> list[dict[str, Any]]:
+def speed_rows(args: argparse.Namespace, timing: dict[str, Any], faces: torch.Tensor | None,
+               peak: float | None) -> list[dict[str, Any]]:
     """Optimised DSNet inference variants vs the straightforward module, per DSNet width."""
     variants: list[tuple[str, dict[str, Any]]] = [
         ('rearranged', dict(channels_last=False, backend='eager')),
@@ -85,14 +97,24 @@ def speed_rows(args: argparse.Namespace, timing: dict[str, Any], faces: torch.Te
         torch.manual_seed(0)
         base = DSNet.from_config(cfg).eval()
         x_rand = torch.rand(8, 3, args.lr_size, args.lr_size)
-        entry: dict[str, Any] = {'dsnet_config': cfg, 'variants': {}}
+        entry: dict[str, Any] = {'dsnet_config': cfg, 'variants': {},
+                                 'gmacs_per_face': count_macs(base, (1, 3, args.lr_size, args.lr_size)) / 1e9}
         ref = {b: bench_forward(base, b, args.lr_size, **timing) for b in args.batches}
+        if peak:
+            for b in args.batches:
+                ref[b]['fraction_of_conv_peak'] = 2 * entry['gmacs_per_face'] * b / ref[b]['min_s'] / peak
         entry['variants']['straightforward'] = {f'forward_b{b}': ref[b] for b in args.batches}
         # plain channels-last on the training module: the cheapest thing a user could try
         cl = DSNet.from_config(cfg).eval()
         cl.load_state_dict(base.state_dict())
         cl = cl.to(memory_format=torch.channels_last)
         candidates = [('channels_last only', cl, True)]
+        if args.onnx:
+            from fhgan_plugin.export import OnnxRuntimeSR, export_onnx
+            t0 = time.perf_counter()
+            path = export_onnx(base, os.path.join(args.work_dir, f'dsnet_{cfg}.onnx'))
+            candidates.append(('onnxruntime', OnnxRuntimeSR(path), False))
+            entry.setdefault('prepare_s', {})['onnxruntime'] = time.perf_counter() - t0
         for label, kw in variants:
             t0 = time.perf_counter()
             fast = optimize_dsnet(base, **kw)
@@ -109,6 +131,8 @@ def speed_rows(args: argparse.Namespace, timing: dict[str, Any], faces: torch.Te
                 r = bench_forward(net, b, args.lr_size, channels_last=cl_input, **timing)
                 r['speedup_median'] = ref[b]['median_s'] / r['median_s']
                 r['speedup_best'] = ref[b]['min_s'] / r['min_s']
+                if peak:
+                    r['fraction_of_conv_peak'] = 2 * entry['gmacs_per_face'] * b / r['min_s'] / peak
                 res[f'forward_b{b}'] = r
             entry['variants'][label] = res
         out.append(entry)
@@ -131,6 +155,51 @@ def precision_rows(args: argparse.Namespace, timing: dict[str, Any]) -> list[dic
             r['speedup_median'] = ref / r['median_s']
         out.append(entry)
     return out
+
+
+#: The CPU-scale training options of the shipped recipe (scripts/train_release_models.sh), profiled by 'training'.
+TRAIN_OPTIONS = ['options/train/ArcFace/train_ArcFace_MobileFaceNet_cpu.yml',
+                 'options/train/DSNet/train_DSNet_PSNR_x4_cpu.yml',
+                 'options/train/FHGAN/train_FHGAN_x4_cpu.yml']
+
+
+def training_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Iteration profile of each training options file, in its own precision and in the other one."""
+    import yaml
+
+    from fhgan_plugin.utils.precision import bf16_supported
+    from fhgan_plugin.utils.train_profile import profile_training
+    out = []
+    jobs = []
+    for path in args.train_options:
+        with open(path) as f:
+            opt = yaml.safe_load(f)
+        forced = []
+        for key in ('pretrain_network_fr', 'pretrain_network_head'):  # stage-1 files absent: timing needs none
+            value = (opt.get('path') or {}).get(key)
+            if value and not os.path.isfile(value):
+                forced.append(f'path:{key}=~')
+        jobs.append((path, forced))
+        other = 'train:autocast=~' if (opt.get('train') or {}).get('autocast') else 'train:autocast=bfloat16'
+        if bf16_supported('cpu') or other == 'train:autocast=~':
+            jobs.append((path, forced + [other]))
+    for path, forced in tqdm(jobs, desc='training profiles'):
+        torch.set_num_threads(args.train_threads or torch.get_num_threads())
+        out.append(profile_training(path, forced, iters=args.train_iters, warmup=args.warmup,
+                                    time_box=args.time_box))
+    return out
+
+
+def evaluation_row(args: argparse.Namespace) -> dict[str, Any]:
+    """Wall time of one network method's full evaluation (no cache) and its numbers."""
+    from fhgan_plugin.evaluation.cli import main as evaluate
+    out_dir = os.path.join(args.work_dir, 'eval')
+    argv = ['--method', args.eval_method, '--no-cache', '--out', out_dir, *args.eval_args]
+    t0 = time.perf_counter()
+    res = evaluate(argv)
+    wall = time.perf_counter() - t0
+    rows = [{k: v for k, v in r.items() if not k.startswith('_')} for r in res.get('rows', [])]
+    return {'command': 'python scripts/evaluate.py ' + ' '.join(argv), 'wall_s': wall, 'rows': rows}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -187,8 +256,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument('--time-box', type=float, default=20.0, help='seconds of timed calls per measurement')
     parser.add_argument('--compile', action='store_true', help='also measure torch.compile variants')
     parser.add_argument('--faces', default=None, help='folder of real LR faces for the output-error check')
-    parser.add_argument('--sections', nargs='+', default=['table', 'speed', 'precision'],
-                        choices=['table', 'speed', 'precision'], help='which parts to measure (default: all)')
+    parser.add_argument('--sections', nargs='+', default=SECTIONS, choices=SECTIONS,
+                        help='which parts to measure (default: all)')
+    parser.add_argument('--no-onnx', dest='onnx', action='store_false', help='skip ONNX Runtime in speed')
+    parser.add_argument('--work-dir', default=None, help='scratch folder (ONNX files, evaluation output)')
+    parser.add_argument('--train-options', nargs='+', default=TRAIN_OPTIONS)
+    parser.add_argument('--train-iters', type=int, default=6, help='timed iterations per training profile')
+    parser.add_argument('--train-threads', type=int, default=None, help='threads of the training profiles')
+    parser.add_argument('--eval-method', default='DSNet-PSNR=dsnet-psnr-x4-cpu')
+    parser.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
+                        help='further scripts/evaluate.py arguments (last on the command line)')
     parser.add_argument('--precision-batch', type=int, default=16,
                         help='batch of the float32 / bfloat16 training-step comparison (0 skips it)')
     parser.add_argument('--quick', action='store_true', help='1 s time box, 2 repeats, batches 1 and 4')
@@ -200,15 +277,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {'machine': machine_info(), 'settings': {
         'lr_size': args.lr_size, 'scale': 4, 'batches': args.batches, 'train_batch': args.train_batch, **timing,
         'timing': 'min and median of the timed repeats after warm-up; faces/s = batch / time'}}
+    import tempfile
+    scratch = tempfile.TemporaryDirectory(prefix='fhgan_benchmark_') if args.work_dir is None else None
+    args.work_dir = args.work_dir or scratch.name
+    peak = None
+    if 'table' in args.sections or 'speed' in args.sections:
+        result['conv_peak'] = conv_peak_gflops(**timing)
+        peak = result['conv_peak']['gflops_per_s_best']
     if 'table' in args.sections:
-        peak = conv_peak_gflops(**timing)
-        result['conv_peak'] = peak
-        result['table'] = table_rows(args, timing, peak['gflops_per_s_best'])
+        result['table'] = table_rows(args, timing, peak)
     if 'speed' in args.sections:
         faces = load_faces(args.faces, 64) if args.faces else None
-        result['dsnet_speed'] = speed_rows(args, timing, faces)
+        result['dsnet_speed'] = speed_rows(args, timing, faces, peak)
     if 'precision' in args.sections and args.precision_batch > 0:
         result['training_precision'] = precision_rows(args, timing)
+    if 'training' in args.sections:
+        result['training_profile'] = training_rows(args)
+    if 'evaluation' in args.sections:
+        result['evaluation'] = evaluation_row(args)
+    if scratch is not None:
+        scratch.cleanup()
     if hasattr(os, 'getloadavg'):
         result['load_average_end'] = round(os.getloadavg()[0], 2)
     emit_json(result, args.out)

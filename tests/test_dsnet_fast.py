@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fhgan_plugin.archs.dsnet_arch import DSNet
-from fhgan_plugin.archs.dsnet_fast import FastDSNet, FastSparseBlock, optimize_dsnet
+from fhgan_plugin.archs.dsnet_fast import FastDSNet, optimize_dsnet
 from fhgan_plugin.utils.benchmark import max_abs_error, time_call
 
 TINY = dict(num_feat=8, num_block=3, num_layer=6, growth=4, num_bottleneck=8)
@@ -31,17 +31,28 @@ def test_fast_dsnet_matches_training_module(extra: dict, channels_last: bool) ->
         assert (out - ref).abs().max() < 1e-5
 
 
-def test_fast_block_reads_its_input_once_with_one_wide_conv() -> None:
-    from fhgan_plugin.archs.dsnet_arch import SparseBlock
+def test_fast_dsnet_pushes_every_feature_map_once_with_one_wide_conv() -> None:
+    """Push order: each source (low-level features, block outputs) has one conv feeding the reader layers (1, 2, 4
+    = offsets 1, 2, 4 of index 0) of every later block; inside a block each layer output has one conv feeding the
+    layers that fetch it (SparseNet offsets), and the last layer's output feeds none."""
     torch.manual_seed(0)
-    block = SparseBlock(10, num_layer=6, growth=4).eval()
-    fast = FastSparseBlock(block)
-    # layers 1, 2 and 4 read the block input (offsets 1, 2, 4): one conv gives all three contributions
-    assert fast.readers == [0, 1, 3]
-    assert fast.x_conv.in_channels == 10 and fast.x_conv.out_channels == 3 * 4
-    x = torch.rand(2, 10, 9, 9)
+    net = DSNet(num_feat=8, num_block=3, num_layer=6, growth=4, num_bottleneck=8).eval()
+    fast = FastDSNet(net)
+    assert fast.widths == [3 * 4] * 3  # three reader layers of 4 channels per block
+    assert [c.in_channels for c in fast.push] == [8, 24, 24]  # low-level, block 1, block 2 (block 3 feeds no block)
+    assert [c.out_channels for c in fast.push] == [36, 24, 12]  # blocks j..3 each
+    block = fast.blocks[0]
+    assert block.readers == [0, 1, 3]
+    # output of layer i (1-indexed) is fetched by the 0-indexed layers l with (l + 1) - i a power of two
+    assert block.targets == [[1, 2, 4], [2, 3, 5], [3, 4], [4, 5], [5], []]
+    assert [getattr(m, 'out_channels', 0) for m in block.push] == [12, 12, 8, 8, 4, 0]
+    # every layer's bias is added exactly once: by the block-input conv for readers, else by its first contributor
+    pushes = [c for c in block.push if isinstance(c, torch.nn.Conv2d)]
+    biases = sum(int(c.bias.count_nonzero()) for c in pushes) + int(fast.push[0].bias[:12].count_nonzero())
+    assert biases == 6 * 4
+    x = torch.rand(2, 3, 9, 9)
     with torch.no_grad():
-        assert (fast(x) - block(x)).abs().max() < 1e-5
+        assert (fast(x) - net(x)).abs().max() < 1e-5
 
 
 def test_fast_dsnet_is_inference_only_and_leaves_the_original_alone() -> None:
@@ -87,15 +98,21 @@ def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: A
     out, md = tmp_path / 'bench.json', tmp_path / 'bench.md'
     res = main(['--networks', 'DSNet (cpu)', '--speed-configs', 'cpu', '--batches', '1', '2', '--train-batch', '2',
                 '--lr-size', '12', '--repeats', '2', '--time-box', '0.01', '--warmup', '0', '--precision-batch', '2',
-                '--out', str(out), '--md', str(md)])
+                '--sections', 'table', 'speed', 'precision', '--out', str(out), '--md', str(md)])
     saved = json.loads(out.read_text())
     assert saved['table'][0]['network'] == 'DSNet (cpu)' and saved['table'][0]['params'] == 362_179
     row = saved['table'][0]
     assert {'forward_b1', 'forward_b2', 'train_step_b2', 'achieved_gflops_per_s'} <= set(row)
     assert row['forward_b2']['repeats'] == 2 and row['forward_b2']['faces_per_s_best'] > 0
     variants = res['dsnet_speed'][0]['variants']
-    assert {'straightforward', 'channels_last only', 'rearranged', 'rearranged + channels_last'} == set(variants)
-    assert all(v['max_abs_err_random'] < 1e-4 for k, v in variants.items() if k != 'straightforward')
+    assert {'straightforward', 'channels_last only', 'onnxruntime', 'rearranged', 'rearranged + channels_last'} == \
+        set(variants)
+    assert all(v['max_abs_err_random'] < 1e-5 for k, v in variants.items() if k != 'straightforward')
+    peak = saved['conv_peak']['gflops_per_s_best']
+    gmacs = res['dsnet_speed'][0]['gmacs_per_face']
+    for v in variants.values():  # fraction of the conv peak = achieved FLOP/s at the largest batch / peak
+        f2 = v['forward_b2']
+        assert f2['fraction_of_conv_peak'] == pytest.approx(2 * gmacs * 2 / f2['min_s'] / peak)
     assert variants['rearranged']['forward_b2']['speedup_median'] > 0
     assert '| DSNet (cpu) | 362,179 |' in md.read_text()
     prec = saved['training_precision'][0]

@@ -1,23 +1,25 @@
 """Faster DSNet inference with the same outputs (to float tolerance): :func:`optimize_dsnet`.
 
-The training module (:class:`~fhgan_plugin.archs.dsnet_arch.DSNet`) is written for clarity: every block
-input is ``torch.cat`` of the low-level features and all earlier block outputs (a copy that grows with
-depth), and inside a SparseBlock every layer concatenates the outputs it fetches, so the block input is
-copied again for each layer that reads it (layers 1, 2, 4, … under SparseNet's exponential aggregation).
-:class:`FastDSNet` computes the same function with the same weights, rearranged:
+The training module (:class:`~fhgan_plugin.archs.dsnet_arch.DSNet`) is written for clarity: every block input is
+``torch.cat`` of the low-level features and all earlier block outputs (a copy that grows with depth), and inside a
+SparseBlock every layer concatenates the outputs it fetches (layers 1, 2, 4, … under SparseNet's exponential
+aggregation). :class:`FastDSNet` computes the same function with the same weights, in a *push* order, using
+``conv(cat(a, b)) = conv_a(a) + conv_b(b)``:
 
-* **one trunk buffer** instead of a growing concatenation: block outputs are written into slices of a
-  preallocated ``(N, C_total, H, W)`` tensor and each block reads a prefix of it;
-* **one wide convolution over a block's input** for all the layers that read it, using
-  ``conv(cat(a, b)) = conv_a(a) + conv_b(b)``: the large block input is read once, never copied, and the
-  small per-layer remainders (a few ``growth``-channel tensors) are convolved and added;
+* as soon as a feature map exists (the low-level features, a block's output, a layer's output inside a block),
+  **one wide convolution** computes its contributions to every later layer that reads it, and those are added into
+  the readers' pre-activations. Nothing is ever concatenated to be read, so no convolution reads a strided channel
+  slice (which oneDNN would first copy, worst in channels-last), and the convolutions are wide (many output
+  channels), which is what a CPU GEMM needs;
+* each bias travels with the first contribution to its layer;
+* the sub-pixel upsampler, in channels-last, shuffles with one copy of contiguous channel runs (the conv's output
+  channels pre-permuted) instead of ``nn.PixelShuffle``'s element-wise gather;
 * optional **channels-last** memory format (oneDNN's preferred layout on CPU) and, on top, optional
-  ``torch.compile`` (``torch.jit`` tracing is not offered: it is deprecated, and freezing mangles the
-  in-place writes into the trunk buffer).
+  ``torch.compile`` (``torch.jit`` tracing is not offered: it is deprecated).
 
-Which of these pay depends on the machine: ``scripts/benchmark.py`` measures every variant against the
-straightforward module (eval mode, ``torch.inference_mode()``, default threads) in one run and checks the
-outputs agree (max abs error). The result is an inference-only module: parameters do not require grad.
+``scripts/benchmark.py`` measures it against the straightforward module (eval mode, ``torch.inference_mode()``,
+default threads) and ONNX Runtime in one run and checks the outputs agree (max abs error). The result is an
+inference-only module: parameters do not require grad.
 """
 from __future__ import annotations
 
@@ -38,69 +40,100 @@ def _conv_from(weight: torch.Tensor, bias: torch.Tensor | None, padding: int) ->
     return conv
 
 
-class FastSparseBlock(nn.Module):
-    """A :class:`SparseBlock` whose layers that read the block input share one wide convolution over it.
+def _fetch_slices(block: SparseBlock, in_ch: int) -> list[dict[int, tuple[int, int]]]:
+    """Per layer: {fetched index: (start, width)} of its conv's input channels (index 0 = block input)."""
+    growth = block.layers[0][0].out_channels
+    chans = [in_ch] + [growth] * len(block.layers)
+    out = []
+    for idx in block.fetch:
+        starts, s = {}, 0
+        for i in idx:
+            starts[i] = (s, chans[i])
+            s += chans[i]
+        out.append(starts)
+    return out
+
+
+class PushSparseBlock(nn.Module):
+    """A :class:`SparseBlock` that takes its input layers' pre-activations (computed by the caller, see
+    :class:`FastDSNet`) and pushes each layer output into its readers with one convolution.
 
     Args:
         block: The trained block (its weights are copied, not shared).
+        in_ch: Channels of the block input.
+        memory_format: Layout the layer outputs are kept in (the convolutions' input layout).
 
     Shapes:
-        x (N, in_ch, H, W) -> (N, block.out_channels, H, W), equal to ``block(x)`` up to float rounding.
+        x_pre (N, growth * len(readers), H, W): the block input's contributions (with biases) to the layers that
+        read the block input, in layer order -> (N, block.out_channels, H, W).
     """
 
-    def __init__(self, block: SparseBlock) -> None:
+    def __init__(self, block: SparseBlock, in_ch: int, memory_format: torch.memory_format = torch.contiguous_format
+                 ) -> None:
         super().__init__()
-        self.fetch = [list(idx) for idx in block.fetch]
-        self.out_index = list(block.out_index)
+        self.memory_format = memory_format
         convs = [layer[0] for layer in block.layers]
         self.prelus = nn.ModuleList(copy.deepcopy(layer[1]) for layer in block.layers)
         self.growth = convs[0].out_channels
-        in_ch = convs[0].in_channels  # layer 1 reads exactly the block input
-        chans = [in_ch] + [self.growth] * len(convs)
-        self.readers = [li for li, idx in enumerate(self.fetch) if 0 in idx]
-        x_weights, x_biases = [], []
-        rest: list[nn.Conv2d | None] = []
-        for li, (idx, conv) in enumerate(zip(self.fetch, convs)):
-            starts = [sum(chans[j] for j in idx[:k]) for k in range(len(idx))]
-            w = conv.weight.data
-            others = [(i, s) for i, s in zip(idx, starts) if i != 0]
-            if li in self.readers:
-                s0 = starts[idx.index(0)]
-                x_weights.append(w[:, s0:s0 + in_ch])
-                x_biases.append(conv.bias.data)
-                bias = None  # the bias travels with the wide convolution
-            else:
-                bias = conv.bias.data
-            if others:
-                w_rest = torch.cat([w[:, s:s + chans[i]] for i, s in others], 1)
-                rest.append(_conv_from(w_rest, bias, conv.padding[0]))
-            else:
-                rest.append(None)
-        self.rest_index = [[i for i in idx if i != 0] for idx in self.fetch]
-        self.x_conv = _conv_from(torch.cat(x_weights, 0), torch.cat(x_biases, 0), convs[0].padding[0])
-        self.rest = nn.ModuleList(r if r is not None else nn.Identity() for r in rest)
-        self.has_rest = [r is not None for r in rest]
+        self.out_index = list(block.out_index)
+        slices = _fetch_slices(block, in_ch)
+        self.readers = [li for li, idx in enumerate(block.fetch) if 0 in idx]
+        n = len(convs)
+        self.targets: list[list[int]] = []
+        push: list[nn.Module] = []
+        has_bias = set(self.readers)  # reader layers get their bias from the block-input contribution
+        for i in range(1, n + 1):  # layer output i (1-indexed) -> the later layers that fetch it
+            tgts = [li for li in range(n) if i in slices[li]]
+            self.targets.append(tgts)
+            if not tgts:
+                push.append(nn.Identity())
+                continue
+            w = torch.cat([convs[li].weight.data[:, slices[li][i][0]:slices[li][i][0] + self.growth] for li in tgts])
+            b = torch.cat([convs[li].bias.data if li not in has_bias else torch.zeros(self.growth) for li in tgts])
+            has_bias.update(tgts)
+            push.append(_conv_from(w, b, convs[0].padding[0]))
+        self.push = nn.ModuleList(push)
+
+    def forward(self, x_pre: torch.Tensor) -> torch.Tensor:
+        g = self.growth
+        pre: list[torch.Tensor | None] = [None] * len(self.prelus)
+        for r, li in enumerate(self.readers):
+            pre[li] = x_pre[:, r * g:(r + 1) * g]
+        outs = []
+        for li, prelu in enumerate(self.prelus):
+            o = prelu(pre[li]).contiguous(memory_format=self.memory_format)
+            outs.append(o)
+            if self.targets[li]:
+                for tgt, part in zip(self.targets[li], self.push[li](o).split(g, 1)):
+                    pre[tgt] = part if pre[tgt] is None else pre[tgt] + part
+        return torch.cat([outs[i - 1] for i in self.out_index], 1)
+
+
+class ShuffleUp(nn.Module):
+    """conv3x3 + PixelShuffle(s) + PReLU, the shuffle done as one copy of contiguous channel runs in channels-last
+    (the conv's output channels permuted from PyTorch's (c, dy, dx) order to (dy, dx, c))."""
+
+    def __init__(self, conv: nn.Conv2d, shuffle: nn.PixelShuffle, prelu: nn.PReLU) -> None:
+        super().__init__()
+        s = shuffle.upscale_factor
+        c = conv.out_channels // (s * s)
+        perm = torch.arange(c * s * s).view(c, s, s).permute(1, 2, 0).reshape(-1)
+        self.conv = _conv_from(conv.weight.data[perm], conv.bias.data[perm] if conv.bias is not None else None,
+                               conv.padding[0])
+        self.scale, self.channels = s, c
+        self.prelu = copy.deepcopy(prelu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from_x = torch.split(self.x_conv(x), self.growth, 1)
-        feats: list[torch.Tensor] = [x]
-        reader = 0
-        for li in range(len(self.fetch)):
-            pre = None
-            if li in self.readers:
-                pre = from_x[reader]
-                reader += 1
-            if self.has_rest[li]:
-                parts = [feats[i] for i in self.rest_index[li]]
-                inp = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
-                out = self.rest[li](inp)
-                pre = out if pre is None else pre + out
-            feats.append(self.prelus[li](pre))
-        return torch.cat([feats[i] for i in self.out_index], 1)
+        y = self.conv(x)
+        n, _, h, w = y.shape
+        s, c = self.scale, self.channels
+        y = y.permute(0, 2, 3, 1)  # (N, H, W, s*s*C): contiguous in channels-last, a copy otherwise
+        y = y.reshape(n, h, w, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h * s, w * s, c)
+        return self.prelu(y.permute(0, 3, 1, 2))
 
 
 class FastDSNet(nn.Module):
-    """Inference-only DSNet with a preallocated trunk buffer and :class:`FastSparseBlock` blocks.
+    """Inference-only DSNet in push order (see module docstring).
 
     Args:
         net: A trained :class:`DSNet` (copied; the original is left untouched).
@@ -121,13 +154,41 @@ class FastDSNet(nn.Module):
         self.back_projection = net.back_projection
         self.bottleneck_low_level = net.bottleneck_low_level
         self.low_level = net.low_level
-        self.blocks = nn.ModuleList(FastSparseBlock(b) for b in net.blocks)
-        self.num_feat = net.low_level[0].out_channels
-        self.block_channels = [b.out_channels for b in net.blocks]
+        num_feat = net.low_level[0].out_channels
+        # sources: low-level features, then each block's output; block k reads sources 0..k
+        src_ch = [num_feat] + [b.out_channels for b in net.blocks]
+        blocks, widths, x_w, x_b = [], [], [], []
+        in_ch = num_feat
+        for block in net.blocks:
+            slices = _fetch_slices(block, in_ch)
+            readers = [li for li, idx in enumerate(block.fetch) if 0 in idx]
+            convs = [block.layers[li][0] for li in readers]
+            x_w.append(torch.cat([c.weight.data[:, slices[li][0][0]:slices[li][0][0] + in_ch]
+                                  for li, c in zip(readers, convs)]))
+            x_b.append(torch.cat([c.bias.data for c in convs]))
+            widths.append(x_w[-1].shape[0])
+            fmt = torch.channels_last if channels_last else torch.contiguous_format
+            blocks.append(PushSparseBlock(block, in_ch, fmt))
+            in_ch += block.out_channels
+        self.blocks = nn.ModuleList(blocks)
+        self.widths = widths
+        pad = net.blocks[0].layers[0][0].padding[0]
+        push = []
+        for j in range(len(net.blocks)):  # source j -> blocks j, j+1, …
+            lo = sum(src_ch[:j])
+            w = torch.cat([x_w[k][:, lo:lo + src_ch[j]] for k in range(j, len(net.blocks))])
+            b = torch.cat([x_b[k] if j == 0 else torch.zeros(widths[k]) for k in range(j, len(net.blocks))])
+            push.append(_conv_from(w, b, pad))
+        self.push = nn.ModuleList(push)
         self.bottleneck = net.bottleneck
-        self.upsample = net.upsample
-        self.conv_last = net.conv_last
         self.channels_last = channels_last
+        ups: list[nn.Module] = []
+        mods = list(net.upsample)
+        for i in range(0, len(mods), 3):
+            conv, shuffle, prelu = mods[i:i + 3]
+            ups.append(ShuffleUp(conv, shuffle, prelu) if channels_last else nn.Sequential(conv, shuffle, prelu))
+        self.upsample = nn.Sequential(*ups)
+        self.conv_last = net.conv_last
         for p in self.parameters():
             p.requires_grad_(False)
         if channels_last:
@@ -139,20 +200,30 @@ class FastDSNet(nn.Module):
             raise ValueError(f'DSNet expects (N, C, H, W) input, got shape {tuple(x.shape)}')
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         x = (x * self.img_range).contiguous(memory_format=fmt)
-        low = self.low_level(x)
-        n, _, h, w = low.shape
-        total = self.num_feat + sum(self.block_channels)
-        buf = torch.empty((n, total, h, w), dtype=low.dtype, device=low.device).contiguous(memory_format=fmt)
-        buf[:, :self.num_feat] = low
-        c = self.num_feat
-        for block, oc in zip(self.blocks, self.block_channels):
-            buf[:, c:c + oc] = block(buf[:, :c])
-            c += oc
-        trunk = buf if self.bottleneck_low_level else buf[:, self.num_feat:]
-        out = (self.conv_last(self.upsample(self.bottleneck(trunk))) / self.img_range).contiguous()
+        feats = [self.low_level(x)]
+        x_pre: list[torch.Tensor | None] = [None] * len(self.blocks)
+        for j, block in enumerate(self.blocks):
+            parts = self.push[j](feats[j]).split(self.widths[j:], 1)
+            for k, part in zip(range(j, len(self.blocks)), parts):
+                x_pre[k] = part if x_pre[k] is None else x_pre[k] + part
+            feats.append(block(x_pre[j].contiguous(memory_format=fmt)))
+            x_pre[j] = None
+        trunk = torch.cat(feats if self.bottleneck_low_level else feats[1:], 1)
+        out = self.upsample(self.bottleneck(trunk)).contiguous(memory_format=fmt)
+        out = (self.conv_last(out) / self.img_range).contiguous()
         if self.back_projection:
             out = back_project(out, x / self.img_range, self.back_projection, clamp=False).contiguous()
         return out
+
+
+#: The optimised-inference settings ``scripts/benchmark.py`` measured fastest on CPU (docs/benchmarks.md): used by
+#: ``fhgan-hallucinate`` and ``scripts/evaluate.py`` through :func:`fast_inference`.
+FAST_DSNET_SETTINGS: dict[str, object] = {'channels_last': True, 'backend': 'eager'}
+
+
+def fast_inference(net: nn.Module) -> nn.Module:
+    """``net`` rearranged for inference with :data:`FAST_DSNET_SETTINGS` if it is a DSNet, else ``net`` itself."""
+    return optimize_dsnet(net, **FAST_DSNET_SETTINGS) if isinstance(net, DSNet) else net
 
 
 def optimize_dsnet(net: DSNet, channels_last: bool = False, backend: str = 'eager') -> nn.Module:

@@ -68,10 +68,37 @@ class FaceEmbedder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.preprocess(x)
-        if self.flip_concat:
-            return torch.cat([self.backbone(x), self.backbone(x.flip(-1))], 1)
+        if self.flip_concat:  # the face and its mirror image in one batch (one pass through the backbone)
+            emb, emb_flip = self.backbone(torch.cat([x, x.flip(-1)])).chunk(2)
+            return torch.cat([emb, emb_flip], 1)
         return self.backbone(x)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """L2-normalised embedding."""
         return nn.functional.normalize(self(x), dim=1)
+
+
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``net`` with every BatchNorm2d that directly follows a Conv2d folded into it.
+
+    Folded pairs: consecutive (Conv2d, BatchNorm2d) children of an ``nn.Sequential`` and modules holding a ``conv``
+    and a ``bn`` applied in that order (MobileFaceNet's ``ConvBlock``). The arithmetic is PyTorch's own
+    (``torch.nn.utils.fusion.fuse_conv_bn_eval``); outputs equal the original's to float rounding, for inference
+    only (the copy has no running statistics to update). Evaluation uses it for the FR network.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    net = deepcopy(net).eval()
+    for module in net.modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module)
+            for i in range(len(children) - 1):
+                a, b = children[i], children[i + 1]
+                if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d):
+                    module[i], module[i + 1] = fuse_conv_bn_eval(a, b), nn.Identity()
+                    children[i + 1] = module[i + 1]
+        elif isinstance(getattr(module, 'conv', None), nn.Conv2d) and isinstance(getattr(module, 'bn', None),
+                                                                                  nn.BatchNorm2d):
+            module.conv, module.bn = fuse_conv_bn_eval(module.conv, module.bn), nn.Identity()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net

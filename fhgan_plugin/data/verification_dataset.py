@@ -50,6 +50,15 @@ class VerificationPairsDataset(data.Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
+    @property
+    def faces(self) -> FaceSRDataset:
+        """The unique images as a :class:`FaceSRDataset` (index :meth:`index_of`)."""
+        return self._faces
+
+    def index_of(self, rel: str) -> int:
+        """Index of unique image ``rel`` (a path of the pairs file) in :attr:`faces`."""
+        return self._index[rel]
+
     def image_item(self, rel: str) -> dict[str, Any]:
         """HR/LR of one unique image (for computing each image's embedding once)."""
         return self._faces[self._index[rel]]

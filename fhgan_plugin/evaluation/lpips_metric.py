@@ -46,14 +46,16 @@ def build_lpips(vgg_weights: str) -> nn.Module:
 
 
 class _LPIPS01(nn.Module):
-    """Wraps ``lpips.LPIPS`` to take [0, 1] images and return (N,) distances."""
+    """Wraps ``lpips.LPIPS`` to take [0, 1] images and return (N,) distances; runs in channels-last layout
+    (oneDNN's fast convolution layout on CPU; the same distances to float rounding)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model
+        self.model = model.to(memory_format=torch.channels_last)
         for p in self.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
         return self.model(x, y, normalize=True).flatten()

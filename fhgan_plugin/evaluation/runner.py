@@ -9,6 +9,8 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fhgan_plugin.archs.face_recognizer import fold_batchnorm
+from fhgan_plugin.data.degradation import canonical_degradation
 from fhgan_plugin.data.face_sr_dataset import FaceSRDataset
 from fhgan_plugin.data.pairs import Pair
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
@@ -31,7 +35,7 @@ from fhgan_plugin.metrics.verification import (
     tar_at_far,
 )
 from fhgan_plugin.utils.io import DigestCache, save_torch
-from fhgan_plugin.utils.metrics import psnr_ssim_batch
+from fhgan_plugin.utils.metrics import psnr_ssim_batch, to_uint8
 
 logger = logging.getLogger('fhgan_plugin')
 
@@ -83,21 +87,16 @@ def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'l
                                        'cfp_setting': cfp_setting, 'scale': scale})
         pairs = balanced_subset(ds.pairs, limit) if limit else ds.pairs
         images = sorted({p.path1 for p in pairs} | {p.path2 for p in pairs})
-        get = ds.image_item
+        load_gt, index_of = ds.faces.load_gt, ds.index_of
     else:
         faces = FaceSRDataset({'dataroot_gt': root, 'scale': scale, 'phase': 'val'})
         pairs = None
         images = [os.path.relpath(p, root) for p in faces.paths][:limit] if limit else \
             [os.path.relpath(p, root) for p in faces.paths]
         index = {r: i for i, r in enumerate(os.path.relpath(p, root) for p in faces.paths)}
-
-        def get(rel: str) -> dict[str, Any]:
-            return faces[index[rel]]
-    hr, lq = [], []
-    for rel in tqdm(images, desc=f'reading {name or root}', unit='img', leave=False):
-        item = get(rel)
-        hr.append((item['gt'] * 255).round().to(torch.uint8))
-        lq.append((item['lq'] * 255).round().to(torch.uint8))
+        load_gt, index_of = faces.load_gt, index.__getitem__
+    hr = read_hr_uint8(load_gt, [index_of(rel) for rel in images], desc=f'reading {name or root}')
+    lq = degrade_uint8(hr, scale)
     digests = DigestCache(digest_cache)
     digest = hashlib.sha256(digests.files_digest(root, images).encode())
     if pairs_file:
@@ -108,8 +107,27 @@ def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'l
             digest.update(digests.digest(f).encode())
         digests.save()
     digest.update(str((pairs_kind, cfp_setting, scale, len(pairs or []))).encode())
-    return TestSet(name or os.path.basename(os.path.normpath(root)), images, torch.stack(hr), torch.stack(lq),
+    return TestSet(name or os.path.basename(os.path.normpath(root)), images, hr, lq,
                    pairs, digest.hexdigest()[:16])
+
+
+def read_hr_uint8(load_gt: Callable[[int], tuple[torch.Tensor, str]], indices: list[int], desc: str = 'reading',
+                  workers: int = 2) -> torch.Tensor:
+    """(N, 3, H, W) uint8 HR faces read by ``load_gt(index)`` (a FaceSRDataset's checked reader) on ``workers``
+    threads (OpenCV decodes without the GIL), in the order of ``indices``."""
+    def read(i: int) -> torch.Tensor:
+        return (load_gt(i)[0] * 255).round().to(torch.uint8)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        out = list(tqdm(pool.map(read, indices), total=len(indices), desc=desc, unit='img', leave=False))
+    return torch.stack(out)
+
+
+def degrade_uint8(hr: torch.Tensor, scale: int = 4, batch: int = 256) -> torch.Tensor:
+    """The canonical uint8 LR of (N, 3, H, W) uint8 HR faces, computed in batches (the same values as one
+    :func:`~fhgan_plugin.data.degradation.canonical_degradation` call per image)."""
+    out = [(canonical_degradation(hr[s:s + batch].float() / 255, scale) * 255).round().to(torch.uint8)
+           for s in range(0, len(hr), batch)]
+    return torch.cat(out)
 
 
 @dataclass
@@ -171,7 +189,8 @@ class Evaluator:
                  cache_dir: str | None = None, batch_size: int = 64, test_y_channel: bool = False,
                  device: torch.device | str = 'cpu', lpips_images: int | None = None) -> None:
         self.device = torch.device(device)
-        self.fr = fr.eval().to(self.device, memory_format=torch.channels_last) if fr is not None else None
+        # BatchNorm folded into the convolutions, channels-last: the same embeddings to float rounding, faster
+        self.fr = fold_batchnorm(fr).to(self.device, memory_format=torch.channels_last) if fr is not None else None
         self.fr_key = fr_key
         self.lpips = lpips.eval().to(self.device) if lpips is not None else None
         self.cache_dir = cache_dir
@@ -231,15 +250,18 @@ class Evaluator:
         return faces
 
     def sr_batch(self, method: Method, testset: TestSet, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gt, sr) of images ``start : start + batch_size`` in [0, 1]."""
-        gt = testset.hr[start:start + self.batch_size].float() / 255
+        """(gt, sr) of images ``start : start + batch_size`` as uint8 (every method's output is on the uint8 grid)."""
+        gt = testset.hr[start:start + self.batch_size]
         cached = self.sr_faces(method, testset)
         if cached is not None:
-            return gt, cached[start:start + self.batch_size].float() / 255
-        return gt, method.super_resolve(testset.lq[start:start + self.batch_size].float() / 255, gt)
+            return gt, cached[start:start + self.batch_size]
+        return gt, to_uint8(method.super_resolve(testset.lq[start:start + self.batch_size].float() / 255,
+                                                 gt.float() / 255))
 
     @torch.no_grad()
     def run_method(self, method: Method, testset: TestSet) -> MethodResult:
+        """Per-image PSNR / SSIM / LPIPS and embeddings of one method (cached). PSNR / SSIM (BasicSR's OpenCV
+        code, which releases the GIL) run on a second thread, overlapped with the LPIPS and FR passes."""
         path = self.cache_path(method, testset)
         c = load_cached(path)
         if isinstance(c, dict):
@@ -248,21 +270,23 @@ class Evaluator:
                                 float(c['seconds']), cached=True)
         start = time.perf_counter()
         is_hr = method.kind == 'hr'
-        psnr, ssim, lp, embs = [], [], [], []
+        metrics, lp, embs = [], [], []
         n = len(testset.images)
         lp_mask = torch.from_numpy(self.lpips_mask(n))
-        for s in tqdm(range(0, n, self.batch_size), desc=method.label, unit='batch', leave=False):
-            gt, sr = self.sr_batch(method, testset, s)
-            if not is_hr:
-                p, q = psnr_ssim_batch(sr, gt, test_y_channel=self.test_y_channel)
-                psnr += p
-                ssim += q
-                sel = lp_mask[s:s + self.batch_size]
-                if sel.any():
-                    lp.append(self.lpips(sr[sel].to(self.device), gt[sel].to(self.device)).cpu())
-            if self.fr is not None:
-                x = sr.to(self.device).contiguous(memory_format=torch.channels_last)
-                embs.append(nn.functional.normalize(self.fr(x).float(), dim=1).cpu())
+        with ThreadPoolExecutor(1) as pool:
+            for s in tqdm(range(0, n, self.batch_size), desc=method.label, unit='batch', leave=False):
+                gt8, sr8 = self.sr_batch(method, testset, s)
+                sr = sr8.float() / 255
+                if not is_hr:
+                    metrics.append(pool.submit(psnr_ssim_batch, sr8, gt8, 0, self.test_y_channel))
+                    sel = lp_mask[s:s + self.batch_size]
+                    if sel.any():
+                        lp.append(self.lpips(sr[sel].to(self.device), (gt8[sel].float() / 255).to(self.device)).cpu())
+                if self.fr is not None:
+                    x = sr.to(self.device).contiguous(memory_format=torch.channels_last)
+                    embs.append(nn.functional.normalize(self.fr(x).float(), dim=1).cpu())
+            psnr = [v for f in metrics for v in f.result()[0]]
+            ssim = [v for f in metrics for v in f.result()[1]]
         res = MethodResult(method.label, None if is_hr else np.array(psnr), None if is_hr else np.array(ssim),
                            torch.cat(lp).numpy() if lp else None, torch.cat(embs) if embs else None,
                            time.perf_counter() - start)
@@ -282,12 +306,13 @@ class Evaluator:
             cached = load_cached(path)
             if isinstance(cached, torch.Tensor):
                 return cached
-        fr = fr.eval().to(self.device)
+        fr = fold_batchnorm(fr).to(self.device, memory_format=torch.channels_last)
         embs = []
         for s in tqdm(range(0, len(testset.images), self.batch_size), desc=f'{method.label} (extra FR)',
                       unit='batch', leave=False):
             _, sr = self.sr_batch(method, testset, s)
-            embs.append(nn.functional.normalize(fr(sr.to(self.device)).float(), dim=1).cpu())
+            x = (sr.float() / 255).to(self.device).contiguous(memory_format=torch.channels_last)
+            embs.append(nn.functional.normalize(fr(x).float(), dim=1).cpu())
         emb = torch.cat(embs)
         if path:
             save_torch(emb, path)

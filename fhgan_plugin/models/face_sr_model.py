@@ -13,7 +13,7 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models import lr_scheduler as basicsr_lr
 from basicsr.models.sr_model import SRModel
-from basicsr.utils import imwrite, tensor2img
+from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
@@ -54,8 +54,9 @@ class FaceSRModel(SRModel):
     ``val.num_save`` (8) images.
 
     Training precision (all models of the plugin): ``train.autocast: bfloat16`` runs the training forward passes
-    under bfloat16 autocast and ``train.channels_last: true`` keeps networks and batches in channels_last layout
-    (see :mod:`fhgan_plugin.utils.precision`); both off by default.
+    under bfloat16 autocast (``auto``: where the device runs bfloat16 natively) and ``train.channels_last: true``
+    keeps networks and batches in channels_last layout (see :mod:`fhgan_plugin.utils.precision`); both off unless
+    set (the CPU-scale options set ``auto`` and ``true``).
     """
 
     val_batch_size = 32
@@ -88,8 +89,11 @@ class FaceSRModel(SRModel):
     def setup_precision(self) -> None:
         """Read ``train.autocast`` / ``train.channels_last`` once; convert every network and loss module."""
         t = (self.opt.get('train') or {}) if self.is_train else {}
-        self.autocast_dtype = parse_autocast(t.get('autocast'))
+        self.autocast_dtype = parse_autocast(t.get('autocast'), self.device)
         self.channels_last = bool(t.get('channels_last', False))
+        if self.is_train:
+            get_root_logger().info(f"Training precision: {'bfloat16 autocast' if self.autocast_dtype else 'float32'} "
+                                   f"(train.autocast: {t.get('autocast')}), channels_last {self.channels_last}")
         if self.channels_last:
             to_channels_last(*[m for m in vars(self).values() if isinstance(m, torch.nn.Module)])
 

@@ -126,3 +126,24 @@ def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: A
                  '--time-box', '0.01', '--warmup', '0', '--precision-batch', '2', '--md', str(md)])
     assert set(only) == {'machine', 'settings', 'training_precision', 'load_average_end'}
     assert '| cpu b2 | float32 |' in md.read_text() and 'conv peak' not in md.read_text()
+
+
+def test_benchmark_markdown_has_the_training_profile_and_evaluation_rows() -> None:
+    """The training-profile row names the options file, precision and joint / parts ratio; the evaluation line gives
+    the command and its wall time (values from a hand-made result, not a measurement)."""
+    from scripts.benchmark import markdown
+    part = {'median_s': 0.5, 'min_s': 0.5}
+    result = {'machine': {'cpu': 'x', 'logical_cpus': 2, 'torch': 't', 'torch_threads': 2},
+              'settings': {'batches': [1, 64], 'train_batch': 8},
+              'training_profile': [{'options': 'options/train/FHGAN/train_FHGAN_x4_cpu.yml',
+                                    'autocast': 'torch.bfloat16',
+                                    'channels_last': True, 'batch': 16, 'joint_iteration': {'median_s': 1.1},
+                                    'sum_of_parts_median_s': 1.0, 'ratio_joint_to_parts': 1.1,
+                                    'parts': {'VGG': part, 'FR': {'median_s': 0.3}, 'G': {'median_s': 0.2}}}],
+              'evaluation': [{'command': 'python scripts/evaluate.py --method X', 'lpips_images': 500, 'wall_s': 99.5,
+                              'rows': [{'method': 'X', 'psnr': 31.1234, 'ssim': 0.89, 'lpips': 0.14, 'acc': 96.9,
+                                        'acc_std': 0.6, 'seconds': 90.0}]}]}
+    md = markdown(result)
+    assert '| train_FHGAN_x4_cpu.yml | torch.bfloat16 + channels_last | 16 | 1.100 | 1.000 | 1.10 | VGG 0.500; ' \
+           'FR 0.300; G 0.200 |' in md
+    assert 'LPIPS on 500 faces' in md and '**99.5 s**' in md and 'PSNR 31.12 dB' in md

@@ -74,6 +74,7 @@ def test_flip_concat_embeds_face_and_mirror_in_one_batch() -> None:
 def test_channels_last_lpips_equals_the_lpips_package(tmp_path) -> None:  # noqa: ANN001
     lpips = pytest.importorskip('lpips')
     import torchvision
+
     from fhgan_plugin.evaluation.lpips_metric import build_lpips
     torch.manual_seed(0)
     feats = torchvision.models.vgg16(weights=None).features
@@ -127,6 +128,7 @@ def test_optimised_evaluation_reproduces_the_straightforward_numbers(tmp_path) -
     res = Evaluator(fr=fr, batch_size=8).run_method(parse_method(f'tiny={TINY_SPEC}@{ckpt}'), ts)
 
     import cv2
+
     from fhgan_plugin.data.degradation import canonical_degradation
     psnr, ssim, embs = [], [], []
     for rel in ts.images:

@@ -29,9 +29,13 @@ def machine_info() -> dict[str, Any]:
     info = {'cpu': model, 'logical_cpus': os.cpu_count(), 'torch': torch.__version__,
             'torch_threads': torch.get_num_threads(), 'python': platform.python_version(),
             'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-    info['cpu_capability'] = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512 (bfloat16 speed needs AMX)
+    info['cpu_capability'] = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512
     amx = getattr(torch.cpu, '_is_amx_tile_supported', None)
     info['amx'] = bool(amx()) if amx is not None else None
+    bf16 = getattr(torch.cpu, '_is_avx512_bf16_supported', None)
+    info['avx512_bf16'] = bool(bf16()) if bf16 is not None else None
+    from fhgan_plugin.utils.precision import bf16_supported
+    info['bfloat16_native'] = bf16_supported('cpu')  # what train.autocast: auto decides
     if hasattr(os, 'getloadavg'):
         info['load_average_1min'] = round(os.getloadavg()[0], 2)
     return info

@@ -88,6 +88,7 @@ def speed_rows(args: argparse.Namespace, timing: dict[str, Any], faces: torch.Te
     variants: list[tuple[str, dict[str, Any]]] = [
         ('rearranged', dict(channels_last=False, backend='eager')),
         ('rearranged + channels_last', dict(channels_last=True, backend='eager')),
+        ('auto (fast_inference)', dict(channels_last=True, backend='auto')),  # the faster exact path per shape
     ]
     if args.compile:
         variants += [('rearranged + compile', dict(channels_last=False, backend='compile')),
@@ -180,9 +181,13 @@ def training_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             if value and not os.path.isfile(value):
                 forced.append(f'path:{key}=~')
         jobs.append((path, forced))
-        other = 'train:autocast=~' if (opt.get('train') or {}).get('autocast') else 'train:autocast=bfloat16'
-        if bf16_supported('cpu') or other == 'train:autocast=~':
-            jobs.append((path, forced + [other]))
+        # the other precision; BasicSR's own SRModel has no autocast: its bfloat16 run is the plugin's FaceSRModel
+        # (SRModel + train.autocast / channels_last) on the same options
+        if (opt.get('train') or {}).get('autocast'):
+            jobs.append((path, forced + ['train:autocast=~']))
+        elif bf16_supported('cpu'):
+            plugin = ['model_type=FaceSRModel'] if opt.get('model_type') == 'SRModel' else []
+            jobs.append((path, forced + plugin + ['train:autocast=bfloat16', 'train:channels_last=true']))
     for path, forced in tqdm(jobs, desc='training profiles'):
         torch.set_num_threads(args.train_threads or torch.get_num_threads())
         out.append(profile_training(path, forced, iters=args.train_iters, warmup=args.warmup,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fhgan_plugin.archs.dsnet_arch import DSNet
-from fhgan_plugin.archs.dsnet_fast import FastDSNet, optimize_dsnet
+from fhgan_plugin.archs.dsnet_fast import AutoDSNet, FastDSNet, fast_inference, optimize_dsnet
 from fhgan_plugin.utils.benchmark import max_abs_error, time_call
 
 TINY = dict(num_feat=8, num_block=3, num_layer=6, growth=4, num_bottleneck=8)
@@ -66,8 +66,32 @@ def test_fast_dsnet_is_inference_only_and_leaves_the_original_alone() -> None:
         FastDSNet(torch.nn.Conv2d(3, 3, 3))
     with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
         fast(torch.rand(3, 8, 8))
-    with pytest.raises(ValueError, match="backend must be 'eager' or 'compile'"):
+    with pytest.raises(ValueError, match="backend must be 'eager', 'auto' or 'compile'"):
         optimize_dsnet(net, backend='jit')
+
+
+def test_auto_dsnet_picks_one_exact_path_per_shape_and_keeps_it() -> None:
+    torch.manual_seed(0)
+    net = DSNet(**TINY).eval()
+    auto = fast_inference(net)
+    assert isinstance(auto, AutoDSNet) and auto.upscale == net.upscale
+    shapes = [(2, 3, 7, 11), (1, 3, 28, 28)]
+    for shape in shapes:
+        x = torch.rand(*shape)
+        with torch.inference_mode():
+            ref, out = net(x), auto(x)
+            assert out.shape == ref.shape and out.is_contiguous() and (out - ref).abs().max() < 1e-5
+            for name in auto.paths:  # both candidate paths compute the training module's function
+                assert (auto._run(name, x) - ref).abs().max() < 1e-5
+    assert set(auto.choice) == {(s, torch.float32, 'cpu') for s in shapes}
+    assert set(auto.choice.values()) <= {'push_order', 'module'}
+    first = dict(auto.choice)
+    with torch.inference_mode():
+        auto(torch.rand(*shapes[0]))
+    assert auto.choice == first  # timed once per shape
+    assert not any(p.requires_grad for p in auto.parameters())
+    with pytest.raises(TypeError, match='AutoDSNet needs a DSNet'):
+        AutoDSNet(torch.nn.Conv2d(3, 3, 3))
 
 
 def test_time_call_respects_repeats_and_time_box() -> None:
@@ -105,7 +129,8 @@ def test_benchmark_script_writes_json_and_markdown(tmp_path) -> None:  # noqa: A
     assert {'forward_b1', 'forward_b2', 'train_step_b2', 'achieved_gflops_per_s'} <= set(row)
     assert row['forward_b2']['repeats'] == 2 and row['forward_b2']['faces_per_s_best'] > 0
     variants = res['dsnet_speed'][0]['variants']
-    assert {'straightforward', 'channels_last only', 'onnxruntime', 'rearranged', 'rearranged + channels_last'} == \
+    assert {'straightforward', 'channels_last only', 'onnxruntime', 'rearranged', 'rearranged + channels_last',
+            'auto (fast_inference)'} == \
         set(variants)
     assert all(v['max_abs_err_random'] < 1e-5 for k, v in variants.items() if k != 'straightforward')
     peak = saved['conv_peak']['gflops_per_s_best']

@@ -216,9 +216,65 @@ class FastDSNet(nn.Module):
         return out
 
 
-#: The optimised-inference settings ``scripts/benchmark.py`` measured fastest on CPU (docs/benchmarks.md): used by
-#: ``fhgan-hallucinate`` and ``scripts/evaluate.py`` through :func:`fast_inference`.
-FAST_DSNET_SETTINGS: dict[str, object] = {'channels_last': True, 'backend': 'eager'}
+class AutoDSNet(nn.Module):
+    """The faster of DSNet's two exact CPU inference paths for each input shape, picked by timing both once here.
+
+    Which path wins depends on the width and the machine (``scripts/benchmark.py``, docs/benchmarks.md: on one AMD
+    Zen 5 the push-order :class:`FastDSNet` won for the ``cpu`` width at batch 64 and lost to the plain module in
+    channels-last for the paper width), so the first call of each (shape, dtype, device) times both and keeps the
+    faster. Both compute ``net``'s function to float rounding (max abs error ~1e-7).
+
+    Args:
+        net: A trained :class:`DSNet` (copied).
+
+    Shapes:
+        x (N, C_in, H, W) in [0, 1] -> (N, C_out, H*upscale, W*upscale).
+    """
+
+    def __init__(self, net: DSNet) -> None:
+        super().__init__()
+        if not isinstance(net, DSNet):
+            raise TypeError(f'AutoDSNet needs a DSNet, got {type(net).__name__}')
+        module = copy.deepcopy(net).eval().to(memory_format=torch.channels_last)
+        for p in module.parameters():
+            p.requires_grad_(False)
+        self.paths = nn.ModuleDict({'push_order': FastDSNet(net, channels_last=True), 'module': module})
+        self.upscale = net.upscale
+        #: ``{(shape, dtype, device type): path name}`` chosen so far.
+        self.choice: dict[tuple, str] = {}
+        self.eval()
+
+    def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if name == 'module':
+            return self.paths['module'](x.contiguous(memory_format=torch.channels_last)).contiguous()
+        return self.paths[name](x)
+
+    def _pick(self, x: torch.Tensor) -> str:
+        import time
+        best: dict[str, float] = {}
+        for name in self.paths:
+            self._run(name, x)  # warm-up (oneDNN primitive creation)
+            times = []
+            while len(times) < 3 and sum(times) < 0.5:
+                t = time.perf_counter()
+                self._run(name, x)
+                times.append(time.perf_counter() - t)
+            best[name] = min(times)
+        return min(best, key=best.get)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            raise ValueError(f'DSNet expects (N, C, H, W) input, got shape {tuple(x.shape)}')
+        key = (tuple(x.shape), x.dtype, x.device.type)
+        if key not in self.choice:
+            with torch.no_grad():
+                self.choice[key] = self._pick(x)
+        return self._run(self.choice[key], x)
+
+
+#: The optimised-inference settings used by ``fhgan-hallucinate`` and ``scripts/evaluate.py`` through
+#: :func:`fast_inference`: the fastest exact path per shape (:class:`AutoDSNet`; docs/benchmarks.md).
+FAST_DSNET_SETTINGS: dict[str, object] = {'channels_last': True, 'backend': 'auto'}
 
 
 def fast_inference(net: nn.Module) -> nn.Module:
@@ -232,12 +288,16 @@ def optimize_dsnet(net: DSNet, channels_last: bool = False, backend: str = 'eage
     Args:
         net: Trained DSNet.
         channels_last: See :class:`FastDSNet`.
-        backend: 'eager' (the rearranged module) or 'compile' (``torch.compile`` of it with dynamic shapes;
-            needs a C++ compiler on CPU; compiles on the first call of each new shape family).
+        backend: 'eager' (the rearranged module), 'auto' (:class:`AutoDSNet`: per input shape the faster of the
+            channels-last push-order module and the channels-last training module, timed on first use;
+            ``channels_last`` is implied) or 'compile' (``torch.compile`` of the rearranged module with dynamic
+            shapes; needs a C++ compiler on CPU; compiles on the first call of each new shape family).
     """
+    if backend == 'auto':
+        return AutoDSNet(net)
     fast = FastDSNet(net, channels_last=channels_last)
     if backend == 'eager':
         return fast
     if backend == 'compile':
         return torch.compile(fast, dynamic=True)
-    raise ValueError(f"backend must be 'eager' or 'compile', got {backend!r}")
+    raise ValueError(f"backend must be 'eager', 'auto' or 'compile', got {backend!r}")

@@ -16,6 +16,7 @@ copies, Python overhead). Times are medians of the timed repeats after warm-up; 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -81,7 +82,7 @@ def step_parts(model: Any, batch: dict[str, Any]) -> dict[str, Callable[[], None
     from fhgan_plugin.models.fhgan_model import FHGANModel
     parts: dict[str, Callable[[], None]] = {'feed_data': lambda: model.feed_data(batch)}
     model.feed_data(batch)
-    ac = model.autocast
+    ac = getattr(model, 'autocast', contextlib.nullcontext)  # BasicSR's own SRModel: float32 only
     if isinstance(model, FaceRecognitionModel):
         def fr_fwd_bwd() -> None:
             with ac():
@@ -163,8 +164,8 @@ def profile_training(opt_path: str, force_yml: list[str] | tuple[str, ...] = (),
     t = opt.get('train') or {}
     return {'options': opt_path, 'force_yml': list(force_yml), 'model_type': opt['model_type'],
             'batch': bsz, 'num_worker': opt['datasets']['train'].get('num_worker_per_gpu'),
-            'autocast': str(model.autocast_dtype) if model.autocast_dtype else 'float32',
-            'autocast_option': t.get('autocast'), 'channels_last': model.channels_last,
+            'autocast': str(getattr(model, 'autocast_dtype', None) or 'float32'),
+            'autocast_option': t.get('autocast'), 'channels_last': getattr(model, 'channels_last', False),
             'threads': torch.get_num_threads(), 'joint_iteration': joint_t,
             'parts': parts_t, 'sum_of_parts_median_s': total,
             'ratio_joint_to_parts': joint_t['median_s'] / total, 'seconds': time.perf_counter() - t0}

@@ -377,6 +377,9 @@ def hallucinate(inputs: str, output: str, weights: str | None = None, mode: str 
                        ('cpu' if device == 'auto' else device))
     path, shipped_arch = resolve_weights(weights)
     net = load_generator(path, arch if arch is not None else shipped_arch, device=dev)
+    if mode == 'photo' and getattr(net, 'upscale', 4) != 4:
+        raise InputError(f'photo mode aligns faces to the ArcFace 112x112 framing of the x4 models; {weights!r} is a '
+                         f'x{net.upscale} model (trained in the x8 benchmark\'s framing): use aligned mode')
     memory = MemoryPlan.for_net(net, max_memory_gb)
     if optimize:
         net = fast_inference(net)

@@ -27,6 +27,22 @@ class ShippedModel:
     arch: dict[str, Any] = field(default_factory=dict)
     summary: str = ''
     limits: str = ''
+    #: Where the release check (float16 vs float32 PSNR) reads validation faces, and how their LR is made.
+    val_root: str = 'datasets/faces112'
+    val_pairs: str = 'datasets/meta/val_pairs.txt'
+    degradation: str = 'bilinear'
+    #: The card's "Data" and "Input" lines.
+    data: str = ('trained on RetinaFace-aligned 112x112 faces of the LFW people who are not in pairs.txt and of the '
+                 'CelebA identity subset minus the validation identities ({train_images:,} images, '
+                 '{train_identities:,} identities; research-only licences); every choice made on the 30 held-out '
+                 'CelebA validation identities; tested once on the 7,701 LFW pairs.txt images, whose people were '
+                 'never trained on')
+    input: str = ('ArcFace-aligned faces degraded by the canonical bilinear x4 (antialias) to 28x28, RGB in [0, 1]. '
+                  'Other degradations (blur, noise, JPEG) were not trained and are out of scope')
+
+    @property
+    def scale(self) -> int:
+        return int(self.arch.get('upscale', 4))
 
     @property
     def path(self) -> str:
@@ -71,6 +87,38 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         limits='CPU-scale training (reduced width, 2,500 iterations); trained for PSNR only, so it is smoother '
                'than FH-GAN and recovers less identity'),
 }
+_X8_DATA = ('trained on 128x128 faces aligned to the mean landmarks of the x8 benchmark\'s CelebA-1000 crops: the '
+            'CelebA identity subset minus every photo of a CelebA-1000 person (overlap_with_celeba_id299.txt) and '
+            'minus the validation identities, plus the LFW people who are not in pairs.txt ({train_images:,} images, '
+            '{train_identities:,} identities; research-only licences); every choice made on the 23 remaining '
+            'held-out CelebA validation identities; tested once on CelebA-1000 and Helen-50 '
+            '(scripts/evaluate.py --benchmark face-sr-x8)')
+_X8_INPUT = ('16x16 faces framed like FSRNet\'s CelebA / Helen test crops (face with hair, roughly aligned), made by '
+             'MATLAB-style bicubic x1/8, RGB in [0, 1]; any input size works, the output is 8x larger. Other '
+             'degradations were not trained and are out of scope')
+_X8 = dict(val_root='datasets/faces128_x8', val_pairs='datasets/meta/x8_val_pairs.txt', degradation='bicubic_matlab',
+           data=_X8_DATA, input=_X8_INPUT)
+SHIPPED_MODELS.update({
+    # The x8 benchmark's generators (docs/results/x8_benchmark.md)
+    'dsnet-psnr-x8-cpu': ShippedModel(
+        name='dsnet-psnr-x8-cpu', file='dsnet_psnr_x8_cpu.pth',
+        options='options/train/DSNet/train_DSNet_PSNR_x8_cpu.yml',
+        arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 8},
+        summary='DSNet-PSNR x8 generator (DSNet, cpu width, pixel MSE only), 16x16 -> 128x128 faces in the framing '
+                'of the field\'s x8 benchmark (CelebA-1000 / Helen-50) '
+                '(options/train/DSNet/train_DSNet_PSNR_x8_cpu.yml)',
+        limits='CPU-scale training (reduced width, one seed, one CPU session); trained for PSNR only, so it is '
+               'smooth', **_X8),
+    'fhgan-x8-cpu': ShippedModel(
+        name='fhgan-x8-cpu', file='fhgan_x8_cpu.pth', options='options/train/FHGAN/train_FHGAN_x8_cpu.yml',
+        arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 8},
+        summary='FH-GAN x8 generator (DSNet, cpu width, identity loss λ4 = 250), 16x16 -> 128x128 faces in the '
+                'framing of the field\'s x8 benchmark, trained jointly with a critic and the identity network from '
+                'dsnet-psnr-x8-cpu (options/train/FHGAN/train_FHGAN_x8_cpu.yml)',
+        limits='CPU-scale training (reduced width, 400 iterations, one seed); the identity network is the shared '
+               'pretrained MobileFaceNet fine-tuned jointly, so a MobileFaceNet judge flatters it; λ4 taken from the '
+               'x4 selection, not re-tuned at x8', **_X8),
+})
 DEFAULT_MODEL = 'fhgan-x4-cpu'
 
 

@@ -5,6 +5,7 @@ of (start iteration — >0 means resumed — start and end time, wall seconds) a
 Works for any BasicSR experiment; the plugin's pair validation also writes ``validation_metrics.jsonl``.
 
 Usage::  python scripts/collect_validation.py experiments/DSNet_GAN_x4_cpu [more folders] [--out f.json]
+         python scripts/collect_validation.py experiments/EDSR_x8_cpu --best psnr   # the checkpoint to evaluate
 """
 from __future__ import annotations
 
@@ -99,11 +100,43 @@ def collect(folder: str) -> dict[str, Any]:
             'wall_seconds': sum(r.get('wall_seconds', 0) for r in runs)}
 
 
+def select_checkpoint(run_dir: str, metric: str) -> dict[str, Any]:
+    """The saved generator checkpoint of ``run_dir`` with the highest validation ``metric`` (later one on ties).
+
+    Raises:
+        ValueError: no validation of ``metric`` has a saved checkpoint (naming what was found).
+    """
+    history = collect(run_dir)
+    found = []
+    for v in history['validations']:
+        if metric not in v:
+            continue
+        path = os.path.join(run_dir, 'models', f"net_g_{v['iter']}.pth")
+        if not os.path.isfile(path) and v['iter'] == history['last_iter']:
+            path = os.path.join(run_dir, 'models', 'net_g_latest.pth')
+        if os.path.isfile(path) and all(f[1] != v['iter'] for f in found):  # the end-of-training repeat: once
+            found.append((v[metric], v['iter'], path))
+    if not found:
+        raise ValueError(f'{run_dir}: no validation with {metric!r} has a saved checkpoint '
+                         f"(validations: {history['validations']})")
+    value, it, path = max(found)
+    return {'metric': metric, 'value': value, 'iter': it, 'checkpoint': path,
+            'candidates': [{'iter': i, metric: m} for m, i, _ in sorted(found, key=lambda t: t[1])]}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('folders', nargs='+')
     p.add_argument('--out', default=None)
+    p.add_argument('--best', default=None, metavar='METRIC',
+                   help='print only the path of the saved checkpoint with the highest validation METRIC (one folder)')
     args = p.parse_args(argv)
+    if args.best:
+        if len(args.folders) != 1:
+            raise SystemExit('collect_validation: --best takes one experiment folder')
+        sel = select_checkpoint(args.folders[0], args.best)
+        print(sel['checkpoint'])
+        return sel
     result = {'experiments': [collect(f) for f in args.folders]}
     emit_json(result, args.out)
     return result

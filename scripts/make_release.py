@@ -69,25 +69,30 @@ def training_set_size(options: str) -> tuple[int, int]:
     return len(rows), len(people)
 
 
-def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] | None) -> str:
+def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] | None,
+              eval_summary: dict[str, Any] | None = None) -> str:
+    model = SHIPPED_MODELS[name]
     lines = [f'# Model card: `{name}`', '', SHIPPED_MODELS[name].summary + '.', '',
              f"- File: `{info['file']}` ({info['dtype']}, {info['bytes']:,} bytes, sha256 `{info['sha256']}`)",
              f"- Architecture: `{json.dumps(info['arch'])}` ({info['params']:,} parameters)",
              f"- Made from: `{info['checkpoint']}` (sha256 `{info['checkpoint_sha256']}`)",
              f"- Training options: `{info['options']}`; project commit `{info['commit']}`; made {info['date']}",
-             f"- Precision check on {info['test_images']:,} validation faces (28x28 -> 112x112): mean PSNR float32 "
+             *([f"- Checkpoint: iteration {info['selection']['iter']}, the highest validation "
+                f"{info['selection']['metric']} ({info['selection']['value']:.4f}) among iterations "
+                f"{', '.join(str(c['iter']) for c in info['selection']['candidates'])}"]
+               if info.get('selection') else []),
+             f"- Precision check on {info['test_images']:,} validation faces (x{model.scale}, RGB): mean PSNR float32 "
              f"{info['psnr_fp32']:.4f} dB, float16 weights {info['psnr_fp16']:.4f} dB "
              f"(change {info['psnr_fp16'] - info['psnr_fp32']:+.4f} dB)",
-             '- Data: trained on RetinaFace-aligned 112x112 faces of the LFW people who are not in pairs.txt and of '
-             f"the CelebA identity subset minus the validation identities ({info['train_images']:,} images, "
-             f"{info['train_identities']:,} identities; research-only licences); every choice made on the "
-             '30 held-out CelebA validation identities; tested once on the 7,701 LFW pairs.txt images, whose '
-             'people were never trained on.',
-             '- Input: ArcFace-aligned faces degraded by the canonical bilinear x4 (antialias) to 28x28, RGB in '
-             '[0, 1]. Other degradations (blur, noise, JPEG) were not trained and are out of scope.',
+             '- Data: ' + model.data.format(**info) + '.',
+             f'- Input: {model.input}.',
              f'- Limits: {SHIPPED_MODELS[name].limits}.',
              '- Licence: the weights derive from research-only data (LFW, CelebA): research use only.']
-    if eval_rows:
+    if eval_summary and eval_summary.get('benchmark') == 'face-sr-x8':
+        from fhgan_plugin.evaluation.x8 import x8_markdown
+        lines += ['', 'Evaluation (`scripts/evaluate.py --benchmark face-sr-x8`: PSNR / SSIM on Y, crop 8):', '',
+                  x8_markdown(eval_summary['rows']).rstrip()]
+    elif eval_rows:
         extra = sorted({k for r in eval_rows for k in r if k.startswith('acc@')})
         head = '| method | PSNR | SSIM | LPIPS | verif. acc. (%) |' + ''.join(f' acc, FR {k[4:]} |' for k in extra)
         lines += ['', 'Evaluation (`scripts/evaluate.py`, LFW 6,000 pairs, 10 folds):', '', head,
@@ -108,17 +113,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument('--ckpt', default=None,
                    help="BasicSR net_g_*.pth of the trained generator (default: the options' run, net_g_latest.pth)")
     p.add_argument('--options', default=None, help="the training options file (default: the model zoo's)")
-    p.add_argument('--root', default='datasets/faces112', help='faces of the precision check')
-    p.add_argument('--pairs-file', default='datasets/meta/val_pairs.txt',
-                   help="pairs file naming them ('none': every image under --root)")
+    p.add_argument('--root', default=None, help="faces of the precision check (default: the model zoo's val_root)")
+    p.add_argument('--pairs-file', default=None,
+                   help="pairs file naming them ('none': every image under --root; default: the model zoo's)")
     p.add_argument('--pairs-kind', default='list', choices=list(PAIRS_KINDS))
+    p.add_argument('--select', default=None, metavar='METRIC',
+                   help="take the run's checkpoint with the highest validation METRIC (e.g. psnr, acc), from its "
+                        "training log (scripts/collect_validation.py), instead of net_g_latest.pth")
     p.add_argument('--eval-summary', default=None, help="scripts/evaluate.py's summary.json for the card")
     p.add_argument('--max-psnr-change', type=float, default=0.05)
     p.add_argument('--out-dir', default=None, help='default: fhgan_plugin/weights')
     args = p.parse_args(argv)
     model = SHIPPED_MODELS[args.name]
     options = args.options or model.options
-    ckpt = args.ckpt or os.path.join('experiments', model.run_name, 'models', 'net_g_latest.pth')
+    if args.ckpt and args.select:
+        raise InputError('--ckpt and --select exclude each other')
+    from scripts.collect_validation import select_checkpoint
+    selection = select_checkpoint(os.path.join('experiments', model.run_name), args.select) if args.select else None
+    ckpt = args.ckpt or (selection['checkpoint'] if selection else
+                         os.path.join('experiments', model.run_name, 'models', 'net_g_latest.pth'))
     for what, path in (('--options', options), ('--ckpt', ckpt)):
         if not os.path.isfile(path):
             raise InputError(f'{what} {path} does not exist (train it first: python fhgan_plugin/train.py -opt '
@@ -130,8 +143,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     state16 = {k: v.half() for k, v in read_state_dict(ckpt, None).items()}
     net16 = load_generator(ckpt, dict(model.arch))
     net16.load_state_dict({k: v.float() for k, v in state16.items()})
-    pairs = None if args.pairs_file in ('', 'none') else args.pairs_file
-    test = load_test_set(args.root, pairs, pairs_kind=args.pairs_kind)
+    pairs = args.pairs_file or model.val_pairs
+    pairs = None if pairs in ('', 'none') else pairs
+    test = load_test_set(args.root or model.val_root, pairs, pairs_kind=args.pairs_kind, scale=model.scale,
+                         degradation=model.degradation)
     psnr32, psnr16 = mean_psnr(net32, test.lq, test.hr), mean_psnr(net16, test.lq, test.hr)
     use16 = abs(psnr16 - psnr32) < args.max_psnr_change
     path = os.path.join(out_dir, model.file)
@@ -145,14 +160,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             'params': sum(v.numel() for v in state16.values()), 'checkpoint': ckpt,
             'checkpoint_sha256': ckpt_sha, 'options': options, 'commit': git_commit(),
             'date': datetime.date.today().isoformat(), 'test_images': len(test.images),
-            'psnr_fp32': psnr32, 'psnr_fp16': psnr16, 'train_images': train_images, 'train_identities': train_ids}
-    rows = None
+            'psnr_fp32': psnr32, 'psnr_fp16': psnr16, 'train_images': train_images, 'train_identities': train_ids,
+            'selection': selection}
+    rows, summary = None, None
     if args.eval_summary:
         with open(args.eval_summary) as f:
-            rows = json.load(f)['rows']
+            summary = json.load(f)
+        rows = summary['rows']
     card = os.path.join(out_dir, os.path.splitext(model.file)[0] + '.md')
     with open(card, 'w') as f:
-        f.write(card_text(args.name, info, rows))
+        f.write(card_text(args.name, info, rows, summary))
     with open(os.path.join(out_dir, os.path.splitext(model.file)[0] + '.json'), 'w') as f:
         json.dump(info, f, indent=2)
     emit_json(info)

@@ -17,6 +17,14 @@ Idempotent and resumable: each set keeps a manifest and finished images are skip
     meta/val_images.txt                             their faces (for PSNR / SSIM validation)
     meta/lfw_pairs_all.txt, meta/lfw_val500.txt     LFW test images (all / a fixed 500-image subset)
     meta/lfw_pairs.txt                              a copy of LFW's pairs.txt (final evaluation only)
+    face_sr_x8/<set>_LR16/*.png, <set>_landmarks.csv the ×8 benchmark (celeba1000, helen50): 16x16 inputs by
+                                                    MATLAB-style bicubic, 5 landmarks per HR crop (test only)
+    face_sr_x8/celeba1000_pairs.txt, template128.json verification pairs of CelebA-1000 (written once, kept) and
+                                                    the mean landmarks of its crops (the ×8 framing)
+    faces128_x8/{celeba,lfw_train}/...png           ×8 training faces aligned to that framing at 128x128: CelebA
+                                                    minus every photo of a CelebA-1000 person, LFW non-pair people
+    meta/x8_train.txt, x8_train_labels.txt          their training list (and identity labels)
+    meta/x8_val_images.txt, x8_val_pairs.txt        the ×8 validation identities' faces and pairs
 
 The validation identities are the committed list ``fhgan_plugin/data/splits/celeba_val_identities.txt``
 (``fhgan_plugin/data/validation_split.py``: screened against every LFW person). Every choice is made on them;
@@ -43,7 +51,7 @@ from fhgan_plugin.evaluation.cli import positive_int  # noqa: E402
 from fhgan_plugin.utils.cli import add_debug_flag, run_cli  # noqa: E402
 from fhgan_plugin.utils.paths import data_root, shared_root  # noqa: E402
 
-SETS = ('lfw_pairs', 'lfw_train', 'celeba')
+SETS = ('lfw_pairs', 'lfw_train', 'celeba', 'x8_benchmark', 'x8_train')
 
 
 def _list_people_images(root: str, people: list[str]) -> list[str]:
@@ -87,6 +95,33 @@ def make_lmdb(faces: str, lmdb_path: str) -> dict:
         shutil.rmtree(lmdb_path)
     make_lmdb_from_imgs(faces, lmdb_path, rels, [os.path.splitext(r)[0] for r in rels], multiprocessing_read=True)
     return {'path': lmdb_path, 'images': len(rels)}
+
+
+def prepare_x8_training(shared: str, out: str, lfw_img: str, celeba: str, faces: str, meta: str) -> dict:
+    """The ×8 training faces (``faces128_x8/``) and their lists: CelebA minus the overlap with CelebA-1000 and minus
+    the validation identities (whose remaining faces are the ×8 validation set), plus the LFW non-pair people."""
+    from fhgan_plugin.data.face_sr_x8 import prepare_training, read_overlap, read_template
+    template = read_template(os.path.join(out, 'face_sr_x8', 'template128.json'))
+    overlap = read_overlap(os.path.join(shared, 'data', 'face_sr_x8', 'overlap_with_celeba_id299.txt'))
+    done = prepare_training([('celeba', celeba, os.path.join(faces, 'celeba', 'manifest.csv')),
+                             ('lfw_train', lfw_img, os.path.join(faces, 'lfw_train', 'manifest.csv'))],
+                            os.path.join(out, 'faces128_x8'), template, exclude=overlap)
+    val_people = read_identity_list()
+    rows = [(r, ('celeba:' if r.startswith('celeba/') else 'lfw:') + r.split('/')[1])
+            for rs in done.values() for r in rs]
+    train, val = split_training(rows, set(val_people))
+    val = {p: val[p] for p in val_people if p in val}
+    with open(os.path.join(meta, 'x8_train.txt'), 'w') as f:
+        f.writelines(r + '\n' for r, _ in train)
+    ids = {name: i for i, name in enumerate(sorted({n for _, n in train}))}
+    with open(os.path.join(meta, 'x8_train_labels.txt'), 'w') as f:
+        f.writelines(f'{r} {ids[n]}\n' for r, n in train)
+    with open(os.path.join(meta, 'x8_val_images.txt'), 'w') as f:
+        f.writelines(r + '\n' for p in val for r in val[p])
+    pairs = make_validation_pairs(val)
+    write_pairs_list(os.path.join(meta, 'x8_val_pairs.txt'), pairs)
+    return {'train': len(train), 'train_identities': len(ids), 'excluded_overlap': len(overlap),
+            'val_identities': len(val), 'val_images': sum(map(len, val.values())), 'val_pairs': len(pairs)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -162,6 +197,12 @@ def main(argv: list[str] | None = None) -> dict:
         with open(os.path.join(meta, 'train_labels.txt'), 'w') as f:
             f.writelines(f'{r} {ids[n]}\n' for r, n in train)
         report['train'] = {'images': len(train), 'identities': len(ids)}
+    if 'x8_benchmark' in args.sets:
+        from fhgan_plugin.data.face_sr_x8 import prepare_benchmark
+        report['x8_benchmark'] = prepare_benchmark(os.path.join(shared, 'data', 'face_sr_x8'),
+                                                   os.path.join(out, 'face_sr_x8'), det_root)
+    if 'x8_train' in args.sets:
+        report['x8_train'] = prepare_x8_training(shared, out, lfw_img, celeba, faces, meta)
     if args.lmdb:
         report['lmdb'] = make_lmdb(faces, os.path.join(out, 'faces112.lmdb'))
     report['seconds'] = round(time.time() - t0, 1)

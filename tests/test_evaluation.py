@@ -351,3 +351,38 @@ def test_benchmark_test_options_run_basicsr_test_pipeline(tmp_path) -> None:  # 
     psnr = float(re.search(r'# psnr: ([\d.]+)', log)[1])
     assert 3 < psnr < 60 and re.search(r'# ssim: 0\.\d+', log)
     assert len(list((tmp_path / 'results' / opt['name'] / 'visualization' / 'benchmark').glob('*.png'))) == 3
+
+
+class _MeanAbs(torch.nn.Module):
+    """A stand-in for LPIPS: per-image mean absolute difference; records the batch sizes it is called with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.batches.append(len(x))
+        return (x - y).abs().mean((1, 2, 3))
+
+
+def test_lpips_faces_are_gathered_across_batches_in_order(face_folder: str) -> None:
+    """LPIPS runs on the evenly spaced faces gathered into full batches (not ~1 face per SR batch); the values are
+    per selected image, in image order, equal to computing each directly."""
+    ts = load_test_set(face_folder)  # 12 faces
+    lp = _MeanAbs()
+    ev = Evaluator(lpips=lp, batch_size=4, lpips_images=7)
+    res = ev.run_method(parse_method('bicubic'), ts)
+    idx = np.flatnonzero(ev.lpips_mask(len(ts.images)))
+    assert len(idx) == 7 and len(res.lpips) == 7
+    sr = parse_method('bicubic').super_resolve(ts.lq.float() / 255, ts.hr.float() / 255)
+    ref = (sr[idx] - ts.hr[idx].float() / 255).abs().mean((1, 2, 3))
+    assert np.allclose(res.lpips, ref.numpy(), atol=1e-6)
+    assert lp.batches == [4, 3]
+
+
+def test_arch_missing_a_required_option_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
+    ckpt = tmp_path / 'e.pth'
+    torch.save({'params': {}}, ckpt)
+    m = parse_method(f'E=EDSR(upscale=8)@{ckpt}')
+    with pytest.raises(MethodError, match=r"arch EDSR with options \{'upscale': 8\}: .*num_in_ch"):
+        m.load(torch.device('cpu'))

@@ -46,7 +46,28 @@ def test_shipped_model_is_float16_with_a_card(name: str) -> None:
     assert abs(info['psnr_fp16'] - info['psnr_fp32']) < 0.05
     net = load_generator(path, arch)
     assert all(torch.isfinite(p).all() for p in net.parameters())
-    assert net(torch.rand(1, 3, 28, 28)).shape == (1, 3, 112, 112)
+    s = model.scale
+    assert net(torch.rand(1, 3, 28, 28)).shape == (1, 3, 28 * s, 28 * s)
+
+
+@pytest.mark.parametrize('name', sorted(n for n, m in SHIPPED_MODELS.items() if m.scale == 8))
+def test_hallucinate_x8_model_writes_8x_faces_with_the_same_names(tmp_path, name: str) -> None:  # noqa: ANN001
+    """`fhgan-hallucinate --weights <x8 model> LR16/ -o out/`: 128x128 faces from 16x16 ones (any size: 8x), same
+    relative names; photo mode (ArcFace framing, x4) refuses an x8 model before writing anything."""
+    import cv2
+
+    from fhgan_plugin.errors import InputError
+    from fhgan_plugin.inference import main
+    rels = write_faces(str(tmp_path / 'lr16'), 3, size=16)
+    cv2.imwrite(str(tmp_path / 'lr16' / 'wide.png'), cv2.resize(cv2.imread(str(tmp_path / 'lr16' / rels[0])), (24, 16)))
+    summary = main(['--weights', name, str(tmp_path / 'lr16'), '-o', str(tmp_path / 'out')])
+    assert summary['written'] == 4 and not summary['failed']
+    for rel in rels:
+        assert cv2.imread(str(tmp_path / 'out' / rel)).shape == (128, 128, 3)
+    assert cv2.imread(str(tmp_path / 'out' / 'wide.png')).shape == (128, 192, 3)
+    with pytest.raises(InputError, match='photo mode aligns faces to the ArcFace 112x112 framing'):
+        hallucinate(str(tmp_path / 'lr16'), str(tmp_path / 'photo_out'), weights=name, mode='photo')
+    assert not (tmp_path / 'photo_out').exists()
 
 
 def test_hallucinate_without_weights_uses_the_shipped_model(tmp_path) -> None:  # noqa: ANN001
@@ -80,6 +101,29 @@ def test_make_release_writes_fp16_weights_and_card(tmp_path) -> None:  # noqa: A
     saved = torch.load(tmp_path / 'w' / SHIPPED_MODELS[DEFAULT_MODEL].file, weights_only=True)['params']
     assert next(iter(saved.values())).dtype == torch.float16
     assert info['sha256'] in (tmp_path / 'w' / 'fhgan_x4_cpu.md').read_text()
+
+
+def test_make_release_selects_the_best_validated_checkpoint(tmp_path) -> None:  # noqa: ANN001
+    """make_release.py --select / collect_validation.py --best METRIC: the saved checkpoint with the highest
+    validation METRIC in the run's BasicSR log."""
+    from scripts.collect_validation import select_checkpoint
+    run = tmp_path / 'run'
+    (run / 'models').mkdir(parents=True)
+    log = ['2026-12-02 13:00:00,000 INFO: ', '    total_iter: 3000', '    val_freq: 1000.0',
+           '2026-12-02 13:00:01,000 INFO: Start training from epoch: 0, iter: 0']
+    for it, psnr in ((1000, 24.5), (2000, 25.3), (3000, 25.1)):
+        log += [f'2026-12-02 13:0{it // 1000}:00,000 INFO: [x..][epoch:  0, iter: {it:7,d}, lr:(1e-3,)] l: 1',
+                f'2026-12-02 13:0{it // 1000}:01,000 INFO: Validation val', f'\t # psnr: {psnr}\tBest: 0 @ 0 iter']
+    (run / 'train_x_20261202.log').write_text('\n'.join(log) + '\n')
+    for it in (1000, 3000):  # 2000 (the best) was not saved: it cannot be chosen
+        torch.save({}, run / 'models' / f'net_g_{it}.pth')
+    sel = select_checkpoint(str(run), 'psnr')
+    assert sel['iter'] == 3000 and sel['value'] == 25.1 and sel['checkpoint'].endswith('net_g_3000.pth')
+    assert [c['iter'] for c in sel['candidates']] == [1000, 3000]
+    torch.save({}, run / 'models' / 'net_g_2000.pth')
+    assert select_checkpoint(str(run), 'psnr')['iter'] == 2000
+    with pytest.raises(ValueError, match="no validation with 'acc'"):
+        select_checkpoint(str(run), 'acc')
 
 
 def test_degrade_faces_matches_the_dataset_degradation(tmp_path) -> None:  # noqa: ANN001
@@ -129,7 +173,8 @@ def test_shipped_models_beat_bicubic_on_real_lfw_faces(shared: str, tmp_path) ->
                                        [:, :, ::-1].copy()).permute(2, 0, 1) for r in rels]).float() / 255
     lr = canonical_degradation(hr)
     with torch.no_grad():
-        sr = {name: load_generator(*resolve_weights(name))(lr).clamp(0, 1) for name in SHIPPED_MODELS}
+        sr = {name: load_generator(*resolve_weights(name))(lr).clamp(0, 1) for name, m in SHIPPED_MODELS.items()
+              if m.scale == 4}  # the x8 models are tested on their benchmark (tests/test_x8_benchmark.py)
     bic = pil_upsample(lr, 4, 'bicubic')
     psnr = {name: float(np.mean(psnr_ssim_batch(x, hr)[0])) for name, x in {**sr, 'bicubic': bic}.items()}
     fr = FaceEmbedder(backbone={'type': 'FHMobileFaceNet'}, flip_concat=True,

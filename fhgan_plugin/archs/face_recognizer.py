@@ -8,6 +8,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+import numpy as np
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
@@ -35,14 +36,20 @@ class FaceEmbedder(nn.Module):
         param_key: Key of the state dict inside the checkpoint (None: auto).
         crop_cols / mean / std: Override the backbone's framing and normalisation (:data:`PREPROCESS`).
         flip_concat: Concatenate the embeddings of the face and its mirror image (evaluation practice).
+        input_template: Faces framed otherwise than ArcFace's 112x112 (e.g. the ×8 benchmark's 128x128 crops):
+            a JSON file ``{"size": S, "landmarks": [[x, y] * 5]}`` (``template128.json`` of
+            ``scripts/prepare_data.py --sets x8_benchmark``) or ``[S, [[x, y] * 5]]``. Inputs are then (N, 3, S, S)
+            and are warped by the one similarity transform from those landmarks to the ArcFace template
+            (bilinear, differentiable) before the backbone. None: inputs are ArcFace-aligned 112x112.
 
     Shapes:
-        x (N, 3, 112, 112) RGB in [0, 1] -> (N, D) embedding (not normalised; see :meth:`embed`).
+        x (N, 3, 112, 112) RGB in [0, 1] (or (N, 3, S, S) with ``input_template``) -> (N, D) embedding (not
+        normalised; see :meth:`embed`).
     """
 
     def __init__(self, backbone: dict[str, Any], pretrain_path: str | None = None, param_key: str | None = None,
                  crop_cols: tuple[int, int] | None = None, mean: float | None = None, std: float | None = None,
-                 flip_concat: bool = False) -> None:
+                 flip_concat: bool = False, input_template: str | list | None = None) -> None:
         super().__init__()
         opt = deepcopy(dict(backbone))
         kind = opt.pop('type')
@@ -57,11 +64,23 @@ class FaceEmbedder(nn.Module):
         self.mean = float(mean if mean is not None else pre['mean'])
         self.std = float(std if std is not None else pre['std'])
         self.flip_concat = flip_concat
+        self.input_size, warp = 112, None
+        if input_template is not None:
+            self.input_size, lms = read_input_template(input_template)
+            from fhgan_plugin.data.alignment import arcface_template, estimate_similarity
+            warp = torch.from_numpy(estimate_similarity(lms, arcface_template(112))).float()
+        self.register_buffer('input_warp', warp, persistent=False)
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        """Crop and normalise (N, 3, 112, 112) [0, 1] faces for the backbone."""
+        """Warp (with ``input_template``), crop and normalise (N, 3, H, W) [0, 1] faces for the backbone."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f'FaceEmbedder expects (N, 3, H, W) RGB in [0, 1], got {tuple(x.shape)}')
+        if self.input_warp is not None:
+            if x.shape[-2:] != (self.input_size, self.input_size):
+                raise ValueError(f'FaceEmbedder: input_template is for {self.input_size}x{self.input_size} faces, got '
+                                 f'{tuple(x.shape[-2:])}')
+            from fhgan_plugin.data.alignment import warp_affine_batch
+            x = warp_affine_batch(x, self.input_warp.expand(len(x), 2, 3), 112)
         if self.crop_cols is not None:
             x = x[..., self.crop_cols[0]:self.crop_cols[1]]
         return (x - self.mean) / self.std
@@ -76,6 +95,31 @@ class FaceEmbedder(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """L2-normalised embedding."""
         return nn.functional.normalize(self(x), dim=1)
+
+
+def read_input_template(spec: str | list) -> tuple[int, np.ndarray]:
+    """``(size, (5, 2) landmarks)`` of FaceEmbedder's ``input_template`` (a JSON path or ``[size, landmarks]``).
+
+    Raises:
+        FileNotFoundError / ValueError: naming the option and what it must be.
+    """
+    import json
+    import os
+    if isinstance(spec, str):
+        if not os.path.isfile(spec):
+            raise FileNotFoundError(f'FaceEmbedder input_template: {spec} not found (for the x8 framing, python '
+                                    'scripts/prepare_data.py --sets x8_benchmark writes '
+                                    'datasets/face_sr_x8/template128.json)')
+        with open(spec) as f:
+            d = json.load(f)
+        size, lms = d.get('size'), d.get('landmarks')
+    else:
+        size, lms = (spec[0], spec[1]) if len(spec) == 2 else (None, None)
+    arr = np.asarray(lms, dtype=np.float64) if lms is not None else None
+    if not isinstance(size, int) or size < 16 or arr is None or arr.shape != (5, 2):
+        raise ValueError(f'FaceEmbedder input_template must give an integer size >= 16 and 5 [x, y] landmarks, got '
+                         f'{spec!r}')
+    return size, arr
 
 
 def fold_batchnorm(net: nn.Module) -> nn.Module:

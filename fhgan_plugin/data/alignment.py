@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import torch
 
 #: ArcFace 5-point template for a 112x112 face: left eye, right eye, nose, left / right mouth corner.
 ARCFACE_TEMPLATE_112 = np.array(
@@ -168,3 +169,32 @@ def redetect_landmarks(det: FaceDetector, img_bgr: np.ndarray,
     carried = transform_points(landmarks, mat) - 56
     face = pick_central(det.detect(ctx, 0.5), ctx.shape)
     return (None if face is None else face.landmarks - 56), carried
+
+
+def warp_affine_batch(x: torch.Tensor, mats: torch.Tensor, size: int = 112) -> torch.Tensor:
+    """``cv2.warpAffine`` of a batch in PyTorch (bilinear, black outside): differentiable, on any device.
+
+    Args:
+        x: (N, C, H, W) float images.
+        mats: (N, 2, 3) matrices in pixel coordinates (OpenCV's convention: ``dst = M @ [x, y, 1]``, pixel
+            centres at integers), e.g. from :func:`estimate_similarity`.
+        size: Output side length.
+
+    Returns:
+        (N, C, size, size) warped images.
+    """
+    import torch.nn.functional as F
+    n, _, h, w = x.shape
+    mats = torch.as_tensor(mats, dtype=torch.float64)
+    full = torch.zeros(n, 3, 3, dtype=torch.float64)
+    full[:, :2] = mats
+    full[:, 2, 2] = 1
+    inv = torch.linalg.inv(full)  # output pixel -> input pixel
+
+    # affine_grid works in normalised coordinates (align_corners=False): pixel p = ((u + 1) * s - 1) / 2
+    in_norm = torch.tensor([[2 / w, 0, 1 / w - 1], [0, 2 / h, 1 / h - 1], [0, 0, 1]], dtype=torch.float64)
+    out_pix = torch.tensor([[size / 2, 0, (size - 1) / 2], [0, size / 2, (size - 1) / 2], [0, 0, 1]],
+                           dtype=torch.float64)
+    theta = (in_norm @ inv @ out_pix)[:, :2].to(x.dtype).to(x.device)
+    grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)

@@ -1,4 +1,5 @@
-"""The project's canonical degradation: bilinear ×s downsampling with antialias, rounded to uint8.
+"""The project's degradations: the canonical bilinear ×s downsampling with antialias (the 28 → 112 protocol), and
+MATLAB-style bicubic downsampling (the ×8 face-SR benchmark's convention), both rounded to uint8.
 
 ``F.interpolate(hr, size=(H // s, W // s), mode='bilinear', antialias=True)`` equals PIL's
 ``Image.resize(..., BILINEAR)`` (a triangle filter widened by the scale factor) to within one grey
@@ -21,17 +22,62 @@ def canonical_degradation(hr: torch.Tensor, scale: int = 4, quantize: bool = Tru
     Returns:
         LR tensor of shape (…, H // scale, W // scale) in [0, 1].
     """
-    if hr.dim() not in (3, 4):
-        raise ValueError(f'canonical_degradation expects (N, C, H, W) or (C, H, W), got {tuple(hr.shape)}')
+    h, w = _check_hr(hr, scale, 'canonical_degradation')
     squeeze = hr.dim() == 3
     x = hr[None] if squeeze else hr
-    h, w = x.shape[-2:]
+    lq = F.interpolate(x.float(), size=(h // scale, w // scale), mode='bilinear', align_corners=False, antialias=True)
+    lq = _to_uint8_grid(lq) if quantize else lq
+    return lq[0] if squeeze else lq
+
+
+def _check_hr(hr: torch.Tensor, scale: int, who: str) -> tuple[int, int]:
+    """(H, W) of a (N, C, H, W) or (C, H, W) batch divisible by ``scale``, else a ValueError naming ``who``."""
+    if hr.dim() not in (3, 4):
+        raise ValueError(f'{who} expects (N, C, H, W) or (C, H, W), got {tuple(hr.shape)}')
+    h, w = hr.shape[-2:]
     if h % scale or w % scale:
         raise ValueError(f'HR size {h}x{w} is not divisible by scale {scale}')
-    lq = F.interpolate(x.float(), size=(h // scale, w // scale), mode='bilinear', align_corners=False, antialias=True)
-    if quantize:
-        lq = (lq * 255.0).round().clamp_(0, 255) / 255.0
-    return lq[0] if squeeze else lq
+    return h, w
+
+
+def _to_uint8_grid(x: torch.Tensor) -> torch.Tensor:
+    return (x * 255.0).round().clamp_(0, 255) / 255.0
+
+
+def matlab_bicubic_degradation(hr: torch.Tensor, scale: int = 8, quantize: bool = True) -> torch.Tensor:
+    """Downsample HR faces like MATLAB's ``imresize(hr, 1/scale)`` (bicubic with antialias): BasicSR's
+    :func:`basicsr.utils.matlab_functions.imresize`, the way the ×8 face-SR papers make their 16×16 inputs.
+
+    Args:
+        hr: (N, C, H, W) or (C, H, W) float tensor in [0, 1]; H and W divisible by ``scale``.
+        scale: Downsampling factor.
+        quantize: Round to multiples of 1/255 (uint8), as a saved LR image would be.
+
+    Returns:
+        LR tensor of shape (…, H // scale, W // scale) in [0, 1].
+    """
+    from basicsr.utils.matlab_functions import imresize
+    h, w = _check_hr(hr, scale, 'matlab_bicubic_degradation')
+    x = hr.float().cpu()
+    lq = torch.stack([imresize(im, 1.0 / scale) for im in x.reshape(-1, *x.shape[-3:])]).reshape(
+        *x.shape[:-2], h // scale, w // scale)
+    return _to_uint8_grid(lq) if quantize else lq.clamp_(0, 1)
+
+
+#: Degradations by name (the ``degradation`` option of :class:`~fhgan_plugin.data.face_sr_dataset.FaceSRDataset` and
+#: of the evaluation's test sets, :func:`fhgan_plugin.evaluation.runner.load_test_set`).
+DEGRADATIONS = {'bilinear': canonical_degradation, 'bicubic_matlab': matlab_bicubic_degradation}
+
+
+def degrade(hr: torch.Tensor, scale: int, kind: str = 'bilinear') -> torch.Tensor:
+    """Apply the degradation named ``kind`` (:data:`DEGRADATIONS`), uint8-quantised.
+
+    Raises:
+        ValueError: naming ``kind`` and the valid names.
+    """
+    if kind not in DEGRADATIONS:
+        raise ValueError(f'degradation {kind!r} is not one of {sorted(DEGRADATIONS)}')
+    return DEGRADATIONS[kind](hr, scale)
 
 
 def back_project(sr: torch.Tensor, lq: torch.Tensor, iters: int = 5, step: float = 1.0,

@@ -53,9 +53,10 @@ def read_label_file(path: str, root: str) -> tuple[list[str], list[int]]:
 
 @register_dataset
 class FaceIdentityDataset(FaceSRDataset):
-    """Aligned HR faces with integer identity labels; LR by the canonical degradation.
+    """Aligned HR faces with integer identity labels; LR by FaceSRDataset's ``degradation``.
 
-    Options: those of :class:`FaceSRDataset` (``dataroot_gt``, ``scale``, ``gt_size``, ``use_hflip``) plus
+    Options: those of :class:`FaceSRDataset` (``dataroot_gt``, ``scale``, ``gt_size``, ``degradation``,
+    ``use_hflip``) plus
         label_file (str): lines ``<path relative to dataroot_gt> <label>`` (``datasets/meta/train_labels.txt``).
 
     Returns per item: ``gt``, ``lq``, ``gt_path``, ``lq_path`` as FaceSRDataset and ``label`` (int64 scalar).

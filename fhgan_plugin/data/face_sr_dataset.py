@@ -10,7 +10,7 @@ import torch
 from basicsr.utils import FileClient, img2tensor
 from torch.utils import data
 
-from fhgan_plugin.data.degradation import canonical_degradation
+from fhgan_plugin.data.degradation import DEGRADATIONS, degrade
 from fhgan_plugin.registry import register_dataset
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
@@ -54,7 +54,7 @@ def lmdb_keys(root: str) -> list[str]:
 
 @register_dataset
 class FaceSRDataset(data.Dataset):
-    """Aligned HR faces; the LR input is made on the fly by the canonical degradation.
+    """Aligned HR faces; the LR input is made on the fly by a fixed degradation.
 
     Options (BasicSR dataset dict):
         dataroot_gt (str): Folder (or ``*.lmdb`` with ``io_backend: {type: lmdb}``) of aligned HR faces.
@@ -62,6 +62,8 @@ class FaceSRDataset(data.Dataset):
         io_backend (dict): ``{type: disk}`` or ``{type: lmdb}``.
         scale (int): SR factor (set by BasicSR from the top-level ``scale``).
         gt_size (int, optional): Required HR side; a differently sized image is an error naming it.
+        degradation (str): How the LR is made: 'bilinear' (default: the canonical bilinear-antialias ×s of the
+            28 → 112 protocol) or 'bicubic_matlab' (MATLAB-style bicubic, the ×8 face-SR benchmark's convention).
         use_hflip (bool): Random horizontal flip (training).
         phase (str): 'train' / 'val' / 'test' (set by BasicSR).
 
@@ -77,6 +79,9 @@ class FaceSRDataset(data.Dataset):
         self.scale = int(opt.get('scale', 4))
         self.gt_size = opt.get('gt_size')
         self.use_hflip = bool(opt.get('use_hflip', False)) and opt.get('phase', 'train') == 'train'
+        self.degradation = opt.get('degradation', 'bilinear')
+        if self.degradation not in DEGRADATIONS:
+            raise ValueError(f'FaceSRDataset: degradation {self.degradation!r} is not one of {sorted(DEGRADATIONS)}')
         self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
         self.file_client: FileClient | None = None
         if self.io_backend_opt['type'] == 'lmdb':
@@ -114,5 +119,5 @@ class FaceSRDataset(data.Dataset):
         gt, path = self.load_gt(index)
         if self.use_hflip and torch.rand(()) < 0.5:
             gt = gt.flip(-1)
-        lq = canonical_degradation(gt, self.scale)
+        lq = degrade(gt, self.scale, self.degradation)
         return {'lq': lq, 'gt': gt, 'lq_path': path, 'gt_path': path}

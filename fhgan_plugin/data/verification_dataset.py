@@ -28,6 +28,7 @@ class VerificationPairsDataset(data.Dataset):
         ext (str): Extension of the aligned files ('.png', default) replacing the protocol's.
         scale (int): SR factor of the LR faces.
         gt_size (int, optional): Required HR side.
+        degradation (str): How the LR faces are made (FaceSRDataset's option; default 'bilinear').
 
     Returns per item: ``gt1``, ``gt2`` (3, H, W), ``lq1``, ``lq2`` (3, H/s, W/s), ``issame`` (bool tensor),
     ``fold`` (int tensor), ``gt1_path``, ``gt2_path``, ``index``.
@@ -45,7 +46,8 @@ class VerificationPairsDataset(data.Dataset):
         self.images = sorted({p.path1 for p in self.pairs} | {p.path2 for p in self.pairs})
         self._index = {rel: i for i, rel in enumerate(self.images)}
         self._faces = FaceSRDataset({'dataroot_gt': opt['dataroot_gt'], 'scale': opt.get('scale', 4),
-                                     'gt_size': opt.get('gt_size'), 'phase': 'val', '_paths': self.images})
+                                     'gt_size': opt.get('gt_size'), 'phase': 'val', '_paths': self.images,
+                                     'degradation': opt.get('degradation', 'bilinear')})
 
     def __len__(self) -> int:
         return len(self.pairs)

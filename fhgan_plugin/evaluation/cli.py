@@ -82,6 +82,10 @@ def parse_extra_fr(spec: str) -> tuple[str, tuple[FaceEmbedder, str, dict[str, A
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--benchmark', default=None, choices=['face-sr-x8'],
+                   help="the field's x8 face-SR benchmark (CelebA-1000 + Helen-50, 16x16 -> 128x128, PSNR/SSIM on Y "
+                        "with crop 8, LPIPS, CelebA-1000 verification; prepared by scripts/prepare_data.py --sets "
+                        "x8_benchmark): one table for all --method; --root/--pairs-file/--y-channel do not apply")
     p.add_argument('--root', default='datasets/faces112/lfw_pairs', help='aligned HR faces (112x112)')
     p.add_argument('--pairs-file', default='datasets/meta/lfw_pairs.txt',
                    help="LFW pairs.txt or CFP Protocol folder; 'none': a plain folder, no verification")
@@ -161,6 +165,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f'evaluate: method labels must be unique, got {labels}')
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available() else
                           ('cpu' if args.device == 'auto' else args.device))
+    if args.benchmark == 'face-sr-x8':
+        return run_x8(args, methods, device)
     pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
     t0 = time.perf_counter()
     name = args.name or os.path.basename(os.path.normpath(args.root))
@@ -208,6 +214,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(markdown_table(rows, title))
     summary = {**meta, 'rows': [{k: v for k, v in r.items() if not k.startswith('_')} for r in rows],
                'outputs': paths}
+    emit_json(summary, os.path.join(out, 'summary.json'))
+    return summary
+
+
+def run_x8(args: argparse.Namespace, methods: list[Method], device: torch.device) -> dict[str, Any]:
+    """``--benchmark face-sr-x8``: :func:`fhgan_plugin.evaluation.x8.run_x8_benchmark` and its table."""
+    from fhgan_plugin.evaluation.x8 import CROP_BORDER, PUBLISHED_X8, run_x8_benchmark, x8_markdown
+    from fhgan_plugin.utils.paths import data_root
+    for flag, default in (('root', 'datasets/faces112/lfw_pairs'), ('pairs_file', 'datasets/meta/lfw_pairs.txt')):
+        if getattr(args, flag) != default:
+            raise SystemExit(f'evaluate: --{flag.replace("_", "-")} does not apply to --benchmark face-sr-x8')
+    root = shared_root(required=True)
+    out = args.out or os.path.join('results', 'eval_x8')
+    t0 = time.perf_counter()
+    fr, fr_key, fr_opt = build_fr(args.fr, args.fr_weights)
+    ev_kwargs = dict(fr=fr, fr_key=fr_key, lpips=resolve_lpips(args.lpips_vgg),
+                     cache_dir=None if args.no_cache else os.path.join(out, 'cache'), batch_size=args.batch_size,
+                     device=device, lpips_images=args.lpips_images)
+    for m in methods:
+        m.load(device)
+    rows = run_x8_benchmark(methods, ev_kwargs, os.path.join(root, 'data', 'face_sr_x8'),
+                            os.path.join(data_root(), 'face_sr_x8'), fr is not None)
+    table = x8_markdown(rows)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, 'results.md'), 'w') as f:
+        f.write(table)
+    print(table)
+    summary = {'benchmark': 'face-sr-x8', 'crop_border': CROP_BORDER, 'y_channel': True,
+               'lr': 'MATLAB-style bicubic x1/8 (basicsr.utils.matlab_functions.imresize), uint8', 'fr': fr_opt,
+               'lpips_images': args.lpips_images or 'all', 'seconds': round(time.perf_counter() - t0, 1),
+               'published': PUBLISHED_X8, 'rows': [{k: v for k, v in r.items() if not k.startswith('_')} for r in rows]}
     emit_json(summary, os.path.join(out, 'summary.json'))
     return summary
 

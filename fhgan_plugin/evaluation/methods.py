@@ -3,6 +3,7 @@
 A method spec (``--method`` of ``scripts/evaluate.py``) is one of
 
 * ``bilinear`` / ``bicubic``: PIL upsampling of the uint8 LR face (the project's baselines);
+* ``bicubic-opencv``: OpenCV's bicubic (a = -0.75, as PyTorch's), the "Bicubic" row of the ×8 face-SR papers;
 * ``hr``: the HR faces themselves (the paper's "FR-HR images" row);
 * ``bicubic(back_projection=K)`` / ``bilinear(back_projection=K)``: that baseline made consistent with its LR
   input by K back-projection steps (what back-projection alone does, without a network);
@@ -34,12 +35,14 @@ from fhgan_plugin.archs.dsnet_fast import fast_inference
 from fhgan_plugin.data.degradation import back_project
 from fhgan_plugin.utils.checkpoint import CheckpointMismatchError, load_state_dict_checked, read_state_dict
 from fhgan_plugin.utils.io import file_digest
-from fhgan_plugin.utils.upsample import pil_upsample
+from fhgan_plugin.utils.upsample import opencv_bicubic, pil_upsample
 
 TEST_TIME_OPTIONS = ('flip_ensemble', 'back_projection')  # applied around any arch, not passed to it
-BUILTIN = {'bilinear': 'FR-Bilinear', 'bicubic': 'FR-Bicubic', 'hr': 'FR-HR images'}
-SPEC_HELP = ("a method is one of: 'bilinear', 'bicubic', 'hr', a BasicSR test-options .yml file, a shipped model "
-             "name ([LABEL=]NAME), or 'LABEL=ARCH(key=value,...)@CHECKPOINT' with ARCH in BasicSR's ARCH_REGISTRY")
+BUILTIN = {'bilinear': 'FR-Bilinear', 'bicubic': 'FR-Bicubic', 'bicubic-opencv': 'Bicubic (OpenCV)',
+           'hr': 'FR-HR images'}
+SPEC_HELP = ("a method is one of: 'bilinear', 'bicubic', 'bicubic-opencv', 'hr', a BasicSR test-options .yml file, "
+             "a shipped model name ([LABEL=]NAME), or 'LABEL=ARCH(key=value,...)@CHECKPOINT' with ARCH in BasicSR's "
+             "ARCH_REGISTRY")
 _SPEC = re.compile(r'^(?P<label>[^=@]+)=(?P<arch>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<kwargs>.*)\))?@(?P<ckpt>.+)$')
 
 
@@ -87,12 +90,14 @@ class Method:
         self.infer = fast_inference(self.net)  # DSNet: the same outputs to 1e-5, faster (archs/dsnet_fast.py)
 
     @torch.no_grad()
-    def super_resolve(self, lq: torch.Tensor, gt: torch.Tensor, scale: int = 4) -> torch.Tensor:
-        """(N, 3, h, w) LR in [0, 1] (uint8 values) -> (N, 3, H, W) in [0, 1], rounded to uint8 values."""
+    def super_resolve(self, lq: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """(N, 3, h, w) LR in [0, 1] (uint8 values) -> (N, 3, H, W) in [0, 1] (the size of ``gt``), rounded to
+        uint8 values."""
         if self.kind == 'hr':
             return gt
         if self.kind == 'interp':
-            out = pil_upsample(lq, scale, self.mode)
+            scale = gt.shape[-1] // lq.shape[-1]
+            out = opencv_bicubic(lq, scale) if self.mode == 'bicubic-opencv' else pil_upsample(lq, scale, self.mode)
             if self.network_opt.get('back_projection'):
                 out = (back_project(out, lq, int(self.network_opt['back_projection'])) * 255).round() / 255
             return out
@@ -135,7 +140,10 @@ def build_arch(opt: dict[str, Any]) -> nn.Module:
         if not hasattr(cls, 'from_config'):
             raise MethodError(f'arch {kind} has no named configs (config={config!r})')
         return cls.from_config(config, **opt)
-    return cls(**opt)
+    try:
+        return cls(**opt)
+    except TypeError as err:  # a missing or unknown keyword: name the arch and its options
+        raise MethodError(f'arch {kind} with options {opt}: {err}') from None
 
 
 def _parse_kwargs(text: str | None) -> dict[str, Any]:

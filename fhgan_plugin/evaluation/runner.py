@@ -20,7 +20,8 @@ from torch import nn
 from tqdm import tqdm
 
 from fhgan_plugin.archs.face_recognizer import fold_batchnorm
-from fhgan_plugin.data.degradation import canonical_degradation
+from fhgan_plugin.data.alignment import warp_affine_batch
+from fhgan_plugin.data.degradation import DEGRADATIONS, degrade
 from fhgan_plugin.data.face_sr_dataset import FaceSRDataset
 from fhgan_plugin.data.pairs import Pair
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
@@ -42,7 +43,11 @@ logger = logging.getLogger('fhgan_plugin')
 
 @dataclass
 class TestSet:
-    """Aligned HR faces held as uint8 (N, 3, H, W) with their canonical uint8 LR, and optional pairs."""
+    """Aligned HR faces held as uint8 (N, 3, H, W) with their uint8 LR, and optional pairs.
+
+    ``fr_warp`` (N, 2, 3), when set, takes each image (SR and HR alike) to the ArcFace 112×112 framing the FR
+    network expects (the ×8 benchmark's crops are not ArcFace-aligned); None: the faces are already in it.
+    """
 
     name: str
     images: list[str]
@@ -50,6 +55,7 @@ class TestSet:
     lq: torch.Tensor
     pairs: list[Pair] | None = None
     key: str = ''
+    fr_warp: torch.Tensor | None = None
 
     @property
     def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -69,10 +75,16 @@ def balanced_subset(pairs: list[Pair], limit: int) -> list[Pair]:
 
 def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'lfw', cfp_setting: str = 'FP',
                   name: str | None = None, scale: int = 4, limit: int | None = None,
-                  digest_cache: str | None = None) -> TestSet:
+                  digest_cache: str | None = None, degradation: str = 'bilinear',
+                  fr_landmarks: dict[str, np.ndarray] | None = None, ext: str = '.png',
+                  every_image: bool = False) -> TestSet:
     """Read every unique image of a pairs protocol (or every image under ``root``) and degrade it once.
 
     ``limit`` (>= 1) keeps about ``limit`` pairs (:func:`balanced_subset`) or the first ``limit`` images.
+    ``degradation`` names how the LR is made (:data:`~fhgan_plugin.data.degradation.DEGRADATIONS`);
+    ``fr_landmarks`` (``{image: (5, 2)}``, every image) sets :attr:`TestSet.fr_warp`; ``ext`` is the extension of
+    the image files, replacing the pairs file's. ``every_image``: with a pairs file, still take every image under
+    ``root`` (PSNR / SSIM / LPIPS over all of them; verification over the pairs), as the ×8 benchmark does.
     The test set's cache key digests the *content* of every image and of the pairs file, so results cached
     for other files with the same names are never reused; ``digest_cache`` (a JSON file) remembers the file
     digests by size and modification time, so a re-run hashes only changed files.
@@ -82,13 +94,22 @@ def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'l
     """
     if limit is not None and limit < 1:
         raise InputError(f'limit must be >= 1 (or None for everything), got {limit}')
+    if degradation not in DEGRADATIONS:
+        raise InputError(f'degradation {degradation!r} is not one of {sorted(DEGRADATIONS)}')
     if pairs_file:
         ds = VerificationPairsDataset({'dataroot_gt': root, 'pairs_file': pairs_file, 'pairs_kind': pairs_kind,
-                                       'cfp_setting': cfp_setting, 'scale': scale})
+                                       'cfp_setting': cfp_setting, 'scale': scale, 'ext': ext})
         pairs = balanced_subset(ds.pairs, limit) if limit else ds.pairs
         images = sorted({p.path1 for p in pairs} | {p.path2 for p in pairs})
         load_gt, index_of = ds.faces.load_gt, ds.index_of
-    else:
+    if pairs_file and every_image:
+        if limit:
+            raise InputError('limit and every_image exclude each other')
+        faces = FaceSRDataset({'dataroot_gt': root, 'scale': scale, 'phase': 'val'})
+        images = [os.path.relpath(p, root) for p in faces.paths]
+        index = {r: i for i, r in enumerate(images)}
+        load_gt, index_of = faces.load_gt, index.__getitem__
+    elif not pairs_file:
         faces = FaceSRDataset({'dataroot_gt': root, 'scale': scale, 'phase': 'val'})
         pairs = None
         images = [os.path.relpath(p, root) for p in faces.paths][:limit] if limit else \
@@ -96,7 +117,14 @@ def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'l
         index = {r: i for i, r in enumerate(os.path.relpath(p, root) for p in faces.paths)}
         load_gt, index_of = faces.load_gt, index.__getitem__
     hr = read_hr_uint8(load_gt, [index_of(rel) for rel in images], desc=f'reading {name or root}')
-    lq = degrade_uint8(hr, scale)
+    lq = degrade_uint8(hr, scale, degradation)
+    fr_warp = None
+    if fr_landmarks is not None:
+        from fhgan_plugin.data.face_sr_x8 import arcface_warps
+        lost = [r for r in images if r not in fr_landmarks]
+        if lost:
+            raise InputError(f'{len(lost)} test images have no landmarks for the FR warp, e.g. {lost[:3]}')
+        fr_warp = torch.from_numpy(arcface_warps(np.stack([fr_landmarks[r] for r in images])))
     digests = DigestCache(digest_cache)
     digest = hashlib.sha256(digests.files_digest(root, images).encode())
     if pairs_file:
@@ -107,8 +135,12 @@ def load_test_set(root: str, pairs_file: str | None = None, pairs_kind: str = 'l
             digest.update(digests.digest(f).encode())
         digests.save()
     digest.update(str((pairs_kind, cfp_setting, scale, len(pairs or []))).encode())
+    if degradation != 'bilinear':
+        digest.update(degradation.encode())
+    if fr_warp is not None:
+        digest.update(fr_warp.numpy().tobytes())
     return TestSet(name or os.path.basename(os.path.normpath(root)), images, hr, lq,
-                   pairs, digest.hexdigest()[:16])
+                   pairs, digest.hexdigest()[:16], fr_warp)
 
 
 def read_hr_uint8(load_gt: Callable[[int], tuple[torch.Tensor, str]], indices: list[int], desc: str = 'reading',
@@ -122,10 +154,10 @@ def read_hr_uint8(load_gt: Callable[[int], tuple[torch.Tensor, str]], indices: l
     return torch.stack(out)
 
 
-def degrade_uint8(hr: torch.Tensor, scale: int = 4, batch: int = 256) -> torch.Tensor:
-    """The canonical uint8 LR of (N, 3, H, W) uint8 HR faces, computed in batches (the same values as one
-    :func:`~fhgan_plugin.data.degradation.canonical_degradation` call per image)."""
-    out = [(canonical_degradation(hr[s:s + batch].float() / 255, scale) * 255).round().to(torch.uint8)
+def degrade_uint8(hr: torch.Tensor, scale: int = 4, degradation: str = 'bilinear', batch: int = 256) -> torch.Tensor:
+    """The uint8 LR of (N, 3, H, W) uint8 HR faces, computed in batches (the same values as one
+    :func:`~fhgan_plugin.data.degradation.degrade` call per image)."""
+    out = [(degrade(hr[s:s + batch].float() / 255, scale, degradation) * 255).round().to(torch.uint8)
            for s in range(0, len(hr), batch)]
     return torch.cat(out)
 
@@ -183,11 +215,13 @@ class Evaluator:
         batch_size: Faces per forward pass (16: on CPU small batches keep activations in cache, faster than 64).
         test_y_channel: PSNR/SSIM on the Y channel instead of RGB.
         device: Where SR networks, FR and LPIPS run.
+        crop_border: Pixels cut from every border before PSNR/SSIM (0: the project's protocol; the ×8 benchmark
+            uses 8, the scale, as BasicSR's ``crop_border``).
     """
 
     def __init__(self, fr: nn.Module | None = None, fr_key: str = '', lpips: nn.Module | None = None,
                  cache_dir: str | None = None, batch_size: int = 16, test_y_channel: bool = False,
-                 device: torch.device | str = 'cpu', lpips_images: int | None = None) -> None:
+                 device: torch.device | str = 'cpu', lpips_images: int | None = None, crop_border: int = 0) -> None:
         self.device = torch.device(device)
         # BatchNorm folded into the convolutions, channels-last: the same embeddings to float rounding, faster
         self.fr = fold_batchnorm(fr).to(self.device, memory_format=torch.channels_last) if fr is not None else None
@@ -197,6 +231,7 @@ class Evaluator:
         self.batch_size = batch_size
         self.test_y_channel = test_y_channel
         self.lpips_images = lpips_images
+        self.crop_border = crop_border
         self._sr_memory: dict[str, torch.Tensor] = {}
 
     def lpips_mask(self, n: int) -> np.ndarray:
@@ -212,6 +247,8 @@ class Evaluator:
             return None
         parts = [method.cache_key(), testset.key, self.fr_key if self.fr else 'nofr', str(self.lpips is not None),
                  str(self.lpips_images), str(self.test_y_channel)]
+        if self.crop_border:
+            parts.append(f'crop{self.crop_border}')
         key = hashlib.sha256('|'.join(parts).encode())
         return os.path.join(self.cache_dir, f'{slug(method.label)}-{key.hexdigest()[:16]}.pt')
 
@@ -258,6 +295,14 @@ class Evaluator:
         return gt, to_uint8(method.super_resolve(testset.lq[start:start + self.batch_size].float() / 255,
                                                  gt.float() / 255))
 
+    def fr_input(self, faces: torch.Tensor, testset: TestSet, start: int) -> torch.Tensor:
+        """(N, 3, H, W) [0, 1] faces ``start : start + N`` as the FR network's input: warped to the ArcFace framing
+        when the test set says so (:attr:`TestSet.fr_warp`), on the device, channels-last."""
+        x = faces.to(self.device)
+        if testset.fr_warp is not None:
+            x = warp_affine_batch(x, testset.fr_warp[start:start + len(faces)], 112)
+        return x.contiguous(memory_format=torch.channels_last)
+
     @torch.no_grad()
     def run_method(self, method: Method, testset: TestSet) -> MethodResult:
         """Per-image PSNR / SSIM / LPIPS and embeddings of one method (cached). PSNR / SSIM (BasicSR's OpenCV
@@ -273,18 +318,36 @@ class Evaluator:
         metrics, lp, embs = [], [], []
         n = len(testset.images)
         lp_mask = torch.from_numpy(self.lpips_mask(n))
+        lp_sr: list[torch.Tensor] = []  # LPIPS faces gathered across batches: VGG runs at batch_size, not ~1 face
+        lp_gt: list[torch.Tensor] = []
+
+        def flush_lpips(final: bool = False) -> None:
+            while lp_sr and (final or sum(len(t) for t in lp_sr) >= self.batch_size):
+                a, b = torch.cat(lp_sr), torch.cat(lp_gt)
+                lp_sr.clear()
+                lp_gt.clear()
+                k = len(a) if final else self.batch_size
+                x, y = (a[:k].float() / 255).to(self.device), (b[:k].float() / 255).to(self.device)
+                lp.append(self.lpips(x, y).cpu())
+                if k < len(a):
+                    lp_sr.append(a[k:])
+                    lp_gt.append(b[k:])
         with ThreadPoolExecutor(1) as pool:
             for s in tqdm(range(0, n, self.batch_size), desc=method.label, unit='batch', leave=False):
                 gt8, sr8 = self.sr_batch(method, testset, s)
                 sr = sr8.float() / 255
                 if not is_hr:
-                    metrics.append(pool.submit(psnr_ssim_batch, sr8, gt8, 0, self.test_y_channel))
+                    metrics.append(pool.submit(psnr_ssim_batch, sr8, gt8, self.crop_border, self.test_y_channel))
                     sel = lp_mask[s:s + self.batch_size]
-                    if sel.any():
-                        lp.append(self.lpips(sr[sel].to(self.device), (gt8[sel].float() / 255).to(self.device)).cpu())
+                    if self.lpips is not None and sel.any():
+                        lp_sr.append(sr8[sel])
+                        lp_gt.append(gt8[sel])
+                        flush_lpips()
                 if self.fr is not None:
-                    x = sr.to(self.device).contiguous(memory_format=torch.channels_last)
+                    x = self.fr_input(sr, testset, s)
                     embs.append(nn.functional.normalize(self.fr(x).float(), dim=1).cpu())
+            if not is_hr:
+                flush_lpips(final=True)
             psnr = [v for f in metrics for v in f.result()[0]]
             ssim = [v for f in metrics for v in f.result()[1]]
         res = MethodResult(method.label, None if is_hr else np.array(psnr), None if is_hr else np.array(ssim),
@@ -311,7 +374,7 @@ class Evaluator:
         for s in tqdm(range(0, len(testset.images), self.batch_size), desc=f'{method.label} (extra FR)',
                       unit='batch', leave=False):
             _, sr = self.sr_batch(method, testset, s)
-            x = (sr.float() / 255).to(self.device).contiguous(memory_format=torch.channels_last)
+            x = self.fr_input(sr.float() / 255, testset, s)
             embs.append(nn.functional.normalize(fr(x).float(), dim=1).cpu())
         emb = torch.cat(embs)
         if path:

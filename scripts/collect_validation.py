@@ -102,14 +102,21 @@ def collect(folder: str) -> dict[str, Any]:
 
 def select_checkpoint(run_dir: str, metric: str) -> dict[str, Any]:
     """The saved generator checkpoint of ``run_dir`` with the highest validation ``metric`` (later one on ties).
+    ``metric`` may name its validation set, ``METRIC@DATASET``; it must when several sets report the metric.
 
     Raises:
-        ValueError: no validation of ``metric`` has a saved checkpoint (naming what was found).
+        ValueError: no validation of ``metric`` has a saved checkpoint (naming what was found), or the metric is
+            reported by several validation sets and none is named.
     """
     history = collect(run_dir)
+    metric, _, dataset = metric.partition('@')
+    sets = sorted({v['dataset'] for v in history['validations'] if metric in v})
+    if not dataset and len(sets) > 1:
+        raise ValueError(f'{run_dir}: {metric!r} is reported by the validation sets {sets}; name one, '
+                         f'e.g. {metric}@{sets[0]}')
     found = []
     for v in history['validations']:
-        if metric not in v:
+        if metric not in v or (dataset and v['dataset'] != dataset):
             continue
         path = os.path.join(run_dir, 'models', f"net_g_{v['iter']}.pth")
         if not os.path.isfile(path) and v['iter'] == history['last_iter']:
@@ -120,7 +127,8 @@ def select_checkpoint(run_dir: str, metric: str) -> dict[str, Any]:
         raise ValueError(f'{run_dir}: no validation with {metric!r} has a saved checkpoint '
                          f"(validations: {history['validations']})")
     value, it, path = max(found)
-    return {'metric': metric, 'value': value, 'iter': it, 'checkpoint': path,
+    return {'metric': metric, 'dataset': dataset or (sets[0] if sets else None), 'value': value, 'iter': it,
+            'checkpoint': path,
             'candidates': [{'iter': i, metric: m} for m, i, _ in sorted(found, key=lambda t: t[1])]}
 
 

@@ -57,10 +57,19 @@ def comparison_main(description: str, compare_fn: Callable[..., dict[str, Any]],
     p.add_argument('--a', required=True, help=a_help)
     p.add_argument('--b', required=True, help=b_help)
     p.add_argument('--fr', default=None, help='an --extra-fr label instead of the main FR network')
+    p.add_argument('--condition', default=None,
+                   help='in the summary.json of an evaluate.py --protocol run: the probe condition to compare on')
     p.add_argument('--out', default=None, help='also write the JSON here')
     args = p.parse_args(argv)
     with open(args.results) as f:
-        result = compare_fn(json.load(f), parse(args.a), parse(args.b), args.fr)
+        results = json.load(f)
+    if args.condition is not None or 'conditions' in results:
+        conds = results.get('conditions') or {}
+        if args.condition not in conds:
+            raise SystemExit(f'compare_folds: --condition must be one of {sorted(conds)} for {args.results}'
+                             if conds else f'compare_folds: {args.results} has no probe conditions (--condition)')
+        results = conds[args.condition]
+    result = compare_fn(results, parse(args.a), parse(args.b), args.fr)
     emit_json(result, args.out)
     return result
 

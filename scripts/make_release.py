@@ -78,7 +78,9 @@ def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] |
              f"- Made from: `{info['checkpoint']}` (sha256 `{info['checkpoint_sha256']}`)",
              f"- Training options: `{info['options']}`; project commit `{info['commit']}`; made {info['date']}",
              *([f"- Checkpoint: iteration {info['selection']['iter']}, the highest validation "
-                f"{info['selection']['metric']} ({info['selection']['value']:.4f}) among iterations "
+                f"{info['selection']['metric']} on {info['selection'].get('dataset')} "
+                f"({info['selection']['value']:.4f}) "
+                f"among iterations "
                 f"{', '.join(str(c['iter']) for c in info['selection']['candidates'])}"]
                if info.get('selection') else []),
              f"- Precision check on {info['test_images']:,} validation faces (x{model.scale}, RGB): mean PSNR float32 "
@@ -117,9 +119,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument('--pairs-file', default=None,
                    help="pairs file naming them ('none': every image under --root; default: the model zoo's)")
     p.add_argument('--pairs-kind', default='list', choices=list(PAIRS_KINDS))
-    p.add_argument('--select', default=None, metavar='METRIC',
-                   help="take the run's checkpoint with the highest validation METRIC (e.g. psnr, acc), from its "
-                        "training log (scripts/collect_validation.py), instead of net_g_latest.pth")
+    p.add_argument('--select', default=None, metavar='METRIC[@DATASET]',
+                   help="take the run's checkpoint with the highest validation METRIC (e.g. psnr, acc; @DATASET names "
+                        "the validation set when there are several), from its training log "
+                        "(scripts/collect_validation.py), instead of net_g_latest.pth")
     p.add_argument('--eval-summary', default=None, help="scripts/evaluate.py's summary.json for the card")
     p.add_argument('--max-psnr-change', type=float, default=0.05)
     p.add_argument('--out-dir', default=None, help='default: fhgan_plugin/weights')

@@ -236,6 +236,36 @@ def test_pair_validation_reports_psnr_ssim_verification_and_grid(tmp_path) -> No
         build_model(opt).validation(loader, 6, None, False)
 
 
+def test_gallery_probe_validation_scores_sr_probes_against_hr_gallery(tmp_path) -> None:  # noqa: ANN001
+    """``protocol: gallery-probe`` with a random degradation: the accuracy is the k-fold protocol on cos(SR probe,
+    HR gallery), recomputed here from the model's own SR and FR, and the probes are the same on a second run."""
+    from basicsr.data import build_dataset
+
+    from fhgan_plugin.metrics.verification import gallery_probe_scores, kfold_verification, pair_arrays
+    root, pairs = _tiny_pairs(tmp_path)
+    opt = base_opt(tmp_path, 'FaceSRModel')
+    opt['is_train'] = False
+    opt['val'] = {'metrics': {'verification': {'type': 'calculate_verification_accuracy'}},
+                  'fr': {'backbone': {'type': 'FHIResNet', 'depth': 18, 'num_features': 16, 'input_size': 32}}}
+    model = build_model(opt)
+    ds_opt = {'name': 'gp', 'type': 'VerificationPairsDataset', 'dataroot_gt': root, 'pairs_file': pairs, 'scale': 4,
+              'phase': 'val', 'protocol': 'gallery-probe', 'degradation': {'preset': 'surveillance'}}
+    ds = build_dataset(ds_opt)
+    model.validation(torch.utils.data.DataLoader(ds, batch_size=1), 1, None, False)
+    items = [ds.image_item(r) for r in ds.images]
+    assert all(torch.equal(a['lq'], b['lq']) for a, b in zip(items, [build_dataset(ds_opt).image_item(r)
+                                                                     for r in ds.images]))
+    fr = model.validation_embedder().eval()
+    with torch.no_grad():
+        sr = model.super_resolve(torch.stack([it['lq'] for it in items])).cpu()
+        e_sr, e_hr = fr(sr), fr(torch.stack([it['gt'] for it in items]))
+    i1, i2, same, folds = pair_arrays(ds.images, ds.pairs)
+    want = kfold_verification(gallery_probe_scores(e_sr, e_hr, i1, i2), same, folds)
+    assert model.metric_results['verification'] == pytest.approx(100 * want.accuracy)
+    with pytest.raises(ValueError, match="protocol 'probe-probe' is not one of"):
+        build_dataset({**ds_opt, 'protocol': 'probe-probe'})
+
+
 @pytest.mark.parametrize('model_type', ['FaceSRModel', 'FHGANModel', 'FaceRecognitionModel'])
 def test_bfloat16_autocast_and_channels_last_train_every_network(tmp_path, model_type: str) -> None:  # noqa: ANN001
     opt = fhgan_opt(tmp_path)

@@ -11,6 +11,7 @@ from basicsr.utils import FileClient, img2tensor
 from torch.utils import data
 
 from fhgan_plugin.data.degradation import DEGRADATIONS, degrade
+from fhgan_plugin.data.real_degradation import PRESETS, RealDegradation, image_seed
 from fhgan_plugin.registry import register_dataset
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
@@ -52,6 +53,23 @@ def lmdb_keys(root: str) -> list[str]:
         return [os.path.splitext(ln.split(' ')[0])[0] for ln in f if ln.strip()]
 
 
+def build_degradation(spec: str | dict[str, Any], who: str) -> RealDegradation | None:
+    """None for a :data:`~fhgan_plugin.data.degradation.DEGRADATIONS` name, else the RealDegradation of a preset name
+    or options dict.
+
+    Raises:
+        ValueError: naming ``who``, the bad value and the valid names / options.
+    """
+    if isinstance(spec, dict):
+        return RealDegradation.from_options(spec, f'{who}: degradation')
+    if spec in DEGRADATIONS:
+        return None
+    if spec in PRESETS:
+        return RealDegradation.from_options({'preset': spec})
+    raise ValueError(f'{who}: degradation {spec!r} is not one of {sorted(DEGRADATIONS) + sorted(PRESETS)} '
+                     '(or a dict of RealDegradation options)')
+
+
 @register_dataset
 class FaceSRDataset(data.Dataset):
     """Aligned HR faces; the LR input is made on the fly by a fixed degradation.
@@ -62,8 +80,13 @@ class FaceSRDataset(data.Dataset):
         io_backend (dict): ``{type: disk}`` or ``{type: lmdb}``.
         scale (int): SR factor (set by BasicSR from the top-level ``scale``).
         gt_size (int, optional): Required HR side; a differently sized image is an error naming it.
-        degradation (str): How the LR is made: 'bilinear' (default: the canonical bilinear-antialias ×s of the
-            28 → 112 protocol) or 'bicubic_matlab' (MATLAB-style bicubic, the ×8 face-SR benchmark's convention).
+        degradation (str | dict): How the LR is made: 'bilinear' (default: the canonical bilinear-antialias ×s of
+            the 28 → 112 protocol), 'bicubic_matlab' (MATLAB-style bicubic, the ×8 face-SR benchmark's convention),
+            a preset of :class:`~fhgan_plugin.data.real_degradation.RealDegradation` ('surveillance': blur, capture
+            size, noise, JPEG at random), or a dict of its options (``{preset: surveillance, jpeg_prob: 0.5}``).
+        degradation_seed (int): With a RealDegradation outside training, each image's LR is fixed by this seed and
+            its path (the same probes on every run); in training each draw takes a fresh seed from torch's RNG (which
+            BasicSR seeds from ``manual_seed``). Default 0.
         use_hflip (bool): Random horizontal flip (training).
         phase (str): 'train' / 'val' / 'test' (set by BasicSR).
 
@@ -80,8 +103,9 @@ class FaceSRDataset(data.Dataset):
         self.gt_size = opt.get('gt_size')
         self.use_hflip = bool(opt.get('use_hflip', False)) and opt.get('phase', 'train') == 'train'
         self.degradation = opt.get('degradation', 'bilinear')
-        if self.degradation not in DEGRADATIONS:
-            raise ValueError(f'FaceSRDataset: degradation {self.degradation!r} is not one of {sorted(DEGRADATIONS)}')
+        self.real = build_degradation(self.degradation, 'FaceSRDataset')
+        self.degradation_seed = int(opt.get('degradation_seed', 0))
+        self.train = opt.get('phase', 'train') == 'train'
         self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
         self.file_client: FileClient | None = None
         if self.io_backend_opt['type'] == 'lmdb':
@@ -94,6 +118,11 @@ class FaceSRDataset(data.Dataset):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def relative_name(self, index: int) -> str:
+        """Image ``index``'s path relative to ``dataroot_gt`` (its LMDB key for an LMDB)."""
+        path = self.paths[index]
+        return path if self.io_backend_opt['type'] == 'lmdb' else os.path.relpath(path, self.root)
 
     def load_gt(self, index: int) -> tuple[torch.Tensor, str]:
         """Read and check HR image ``index``: (3, H, W) float RGB tensor in [0, 1] and its path."""
@@ -119,5 +148,10 @@ class FaceSRDataset(data.Dataset):
         gt, path = self.load_gt(index)
         if self.use_hflip and torch.rand(()) < 0.5:
             gt = gt.flip(-1)
-        lq = degrade(gt, self.scale, self.degradation)
+        if self.real is None:
+            lq = degrade(gt, self.scale, self.degradation)
+        else:
+            seed = int(torch.randint(0, 2 ** 62, ())) if self.train else \
+                image_seed(self.degradation_seed, self.relative_name(index))
+            lq = self.real(gt, gt.shape[-1] // self.scale, seed)
         return {'lq': lq, 'gt': gt, 'lq_path': path, 'gt_path': path}

@@ -9,6 +9,7 @@ from torch.utils import data
 
 from fhgan_plugin.data.face_sr_dataset import FaceSRDataset
 from fhgan_plugin.data.pairs import Pair, check_pair_images, read_pairs_file
+from fhgan_plugin.metrics.verification import PROTOCOLS
 from fhgan_plugin.registry import register_dataset
 
 
@@ -28,7 +29,10 @@ class VerificationPairsDataset(data.Dataset):
         ext (str): Extension of the aligned files ('.png', default) replacing the protocol's.
         scale (int): SR factor of the LR faces.
         gt_size (int, optional): Required HR side.
-        degradation (str): How the LR faces are made (FaceSRDataset's option; default 'bilinear').
+        degradation (str | dict): How the LR faces are made (FaceSRDataset's option; default 'bilinear').
+        degradation_seed (int): Seed of a random degradation: each image's LR is fixed by it and its path.
+        protocol (str): 'lr-lr' (default: both faces degraded) or 'gallery-probe' (one face of each pair stays HR,
+            :func:`fhgan_plugin.metrics.verification.probe_sides`), read by the validation of the SR models.
 
     Returns per item: ``gt1``, ``gt2`` (3, H, W), ``lq1``, ``lq2`` (3, H/s, W/s), ``issame`` (bool tensor),
     ``fold`` (int tensor), ``gt1_path``, ``gt2_path``, ``index``.
@@ -37,6 +41,9 @@ class VerificationPairsDataset(data.Dataset):
     def __init__(self, opt: dict[str, Any]) -> None:
         super().__init__()
         self.opt = opt
+        self.protocol = opt.get('protocol', 'lr-lr')
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f'VerificationPairsDataset: protocol {self.protocol!r} is not one of {list(PROTOCOLS)}')
         kind = opt.get('pairs_kind', 'lfw')
         ext = opt.get('ext', '.png')
         raw = read_pairs_file(opt['pairs_file'], kind, opt.get('cfp_setting', 'FP'))
@@ -47,7 +54,8 @@ class VerificationPairsDataset(data.Dataset):
         self._index = {rel: i for i, rel in enumerate(self.images)}
         self._faces = FaceSRDataset({'dataroot_gt': opt['dataroot_gt'], 'scale': opt.get('scale', 4),
                                      'gt_size': opt.get('gt_size'), 'phase': 'val', '_paths': self.images,
-                                     'degradation': opt.get('degradation', 'bilinear')})
+                                     'degradation': opt.get('degradation', 'bilinear'),
+                                     'degradation_seed': opt.get('degradation_seed', 0)})
 
     def __len__(self) -> int:
         return len(self.pairs)

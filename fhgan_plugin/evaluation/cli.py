@@ -86,6 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the field's x8 face-SR benchmark (CelebA-1000 + Helen-50, 16x16 -> 128x128, PSNR/SSIM on Y "
                         "with crop 8, LPIPS, CelebA-1000 verification; prepared by scripts/prepare_data.py --sets "
                         "x8_benchmark): one table for all --method; --root/--pairs-file/--y-channel do not apply")
+    p.add_argument('--protocol', default=None, choices=['lr-lr', 'gallery-probe'],
+                   help="verification under probe conditions (fhgan_plugin/evaluation/conditions.py): 'gallery-probe' "
+                        "(one face of each pair stays HR, the other is degraded and super-resolved) or 'lr-lr' (both); "
+                        "one accuracy per --conditions and method, in conditions.md / summary.json")
+    p.add_argument('--conditions', default='all',
+                   help="with --protocol: 'all' or a comma-separated list of clean, size14, size20, blur1, blur2, "
+                        "noise10, jpeg30, realistic")
+    p.add_argument('--protocol-seed', type=int, default=0, help='with --protocol: the seed that fixes every LR probe')
     p.add_argument('--root', default='datasets/faces112/lfw_pairs', help='aligned HR faces (112x112)')
     p.add_argument('--pairs-file', default='datasets/meta/lfw_pairs.txt',
                    help="LFW pairs.txt or CFP Protocol folder; 'none': a plain folder, no verification")
@@ -167,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           ('cpu' if args.device == 'auto' else args.device))
     if args.benchmark == 'face-sr-x8':
         return run_x8(args, methods, device)
+    if args.protocol:
+        return run_protocol(args, methods, device)
     pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
     t0 = time.perf_counter()
     name = args.name or os.path.basename(os.path.normpath(args.root))
@@ -247,6 +257,65 @@ def run_x8(args: argparse.Namespace, methods: list[Method], device: torch.device
                'published': PUBLISHED_X8, 'rows': [{k: v for k, v in r.items() if not k.startswith('_')} for r in rows]}
     emit_json(summary, os.path.join(out, 'summary.json'))
     return summary
+
+
+def run_protocol(args: argparse.Namespace, methods: list[Method], device: torch.device) -> dict[str, Any]:
+    """``--protocol``: :func:`fhgan_plugin.evaluation.conditions.run_conditions` and its table."""
+    from fhgan_plugin.evaluation.conditions import ConditionRun, conditions_markdown, parse_conditions, run_conditions
+    conditions = parse_conditions(args.conditions)
+    pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
+    if pairs_file is None or args.fr == 'none':
+        raise SystemExit('evaluate: --protocol needs a pairs protocol (--pairs-file) and an FR network (--fr)')
+    t0 = time.perf_counter()
+    name = args.name or os.path.basename(os.path.normpath(args.root))
+    out = args.out or os.path.join('results', f'eval_{name}_{args.protocol}')
+    cache_dir = None if args.no_cache else os.path.join(out, 'cache')
+    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, name, limit=args.limit,
+                            digest_cache=os.path.join(cache_dir, 'file_digests.json') if cache_dir else None)
+    fr, fr_key, fr_opt = build_fr(args.fr, args.fr_weights)
+    ev = Evaluator(fr, fr_key, None, cache_dir, args.batch_size, args.y_channel, device)
+    for m in methods:
+        m.load(device)
+    result = run_conditions(methods, ConditionRun(ev, testset, args.protocol, args.protocol_seed), conditions)
+    title = f'{testset.name}, {args.protocol}: verification accuracy (%) per probe condition'
+    table = conditions_markdown(result, title)
+    os.makedirs(out, exist_ok=True)
+    picks = [int(i) for i in args.figure_pairs.split(',') if i.strip()][:2]
+    outputs = {'table': os.path.join(out, 'conditions.md'), 'summary': os.path.join(out, 'summary.json')}
+    if picks:
+        outputs['figure'] = conditions_figure(methods, testset, conditions, picks, args.protocol_seed,
+                                              os.path.join(out, 'figure_conditions.png'))
+    with open(os.path.join(out, 'conditions.md'), 'w') as f:
+        f.write(table)
+    print(table)
+    summary = {**result, 'test_set': testset.name, 'root': args.root, 'pairs_file': pairs_file, 'fr': fr_opt,
+               'device': str(device), 'threads': torch.get_num_threads(), 'outputs': outputs,
+               'seconds': round(time.perf_counter() - t0, 1),
+               'methods': {m.label: {'kind': m.kind, 'network': m.network_opt or None, 'checkpoint': m.checkpoint}
+                           for m in methods}}
+    emit_json(summary, os.path.join(out, 'summary.json'))
+    return summary
+
+
+def conditions_figure(methods: list[Method], testset: Any, conditions: list[str], picks: list[int], seed: int,
+                      path: str) -> str:
+    """One row per (probe of a picked pair, condition): the probe, bicubic, each network method, the HR face; the
+    probes are the evaluation's own (same seeds)."""
+    from fhgan_plugin.evaluation.conditions import make_probes
+    from fhgan_plugin.metrics.verification import probe_sides
+    index = {r: i for i, r in enumerate(testset.images)}
+    sides = probe_sides(len(testset.pairs))
+    rels = list(dict.fromkeys(testset.pairs[k].path1 if sides[k] == 0 else testset.pairs[k].path2
+                              for k in picks if 0 <= k < len(testset.pairs)))
+    hr, lq, captions = [], [], []
+    size = testset.hr.shape[-1] // 4
+    for rel in rels:
+        face = testset.hr[[index[rel]]]
+        for cond in conditions:
+            hr.append(face)
+            lq.append(make_probes(face, [rel], cond, size, seed)[0])
+            captions.append(f'{cond}: {os.path.splitext(os.path.basename(rel))[0]}')
+    return figure_grid(methods, torch.cat(hr), torch.cat(lq), path, captions)
 
 
 def figure_images(pairs: list, picks: list[int]) -> list[str]:

@@ -159,3 +159,33 @@ def verify_embeddings(emb: torch.Tensor, images: list[str], pairs: Sequence[Any]
     training validation, the evaluation suite and the scripts all report."""
     i1, i2, same, folds = pair_arrays(images, pairs)
     return kfold_verification(pair_scores(emb, i1, i2), same, folds)
+
+
+#: Verification protocols: 'lr-lr' (both faces of a pair degraded and super-resolved) and 'gallery-probe' (one face
+#: stays HR, the gallery; the other, the probe, is degraded and super-resolved; :func:`probe_sides`).
+PROTOCOLS = ('lr-lr', 'gallery-probe')
+
+
+def probe_sides(n_pairs: int) -> np.ndarray:
+    """Which face of each pair is the probe under 'gallery-probe', fixed by the protocol: image 1 in even pairs,
+    image 2 in odd ones ((n_pairs,) int64, 0 or 1), so that every fold and both classes have probes on both sides."""
+    return np.arange(n_pairs, dtype=np.int64) % 2
+
+
+def gallery_probe_scores(probe_emb: torch.Tensor, gallery_emb: torch.Tensor, i1: np.ndarray, i2: np.ndarray,
+                         sides: np.ndarray | None = None) -> np.ndarray:
+    """Cosine similarity of each pair's probe (``probe_emb``: SR of the degraded face) and gallery (``gallery_emb``:
+    the HR face); both (N, D) over the same image list, ``sides`` as :func:`probe_sides` (its default)."""
+    sides = probe_sides(len(i1)) if sides is None else np.asarray(sides)
+    probe = np.where(sides == 0, i1, i2)
+    gallery = np.where(sides == 0, i2, i1)
+    p = torch.nn.functional.normalize(probe_emb.detach().double().cpu(), dim=1)[torch.as_tensor(probe)]
+    g = torch.nn.functional.normalize(gallery_emb.detach().double().cpu(), dim=1)[torch.as_tensor(gallery)]
+    return (p * g).sum(1).numpy()
+
+
+def verify_gallery_probe(probe_emb: torch.Tensor, gallery_emb: torch.Tensor, images: list[str],
+                         pairs: Sequence[Any]) -> VerificationResult:
+    """The k-fold protocol under 'gallery-probe' (:func:`gallery_probe_scores`, sides by :func:`probe_sides`)."""
+    i1, i2, same, folds = pair_arrays(images, pairs)
+    return kfold_verification(gallery_probe_scores(probe_emb, gallery_emb, i1, i2), same, folds)

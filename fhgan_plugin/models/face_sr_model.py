@@ -18,7 +18,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 from fhgan_plugin.archs.face_recognizer import FaceEmbedder
 from fhgan_plugin.data.verification_dataset import VerificationPairsDataset
 from fhgan_plugin.errors import OptionError
-from fhgan_plugin.metrics.verification import verify_embeddings
+from fhgan_plugin.metrics.verification import verify_embeddings, verify_gallery_probe
 from fhgan_plugin.registry import register_model
 from fhgan_plugin.utils.metrics import psnr_ssim_batch
 from fhgan_plugin.utils.precision import autocast, channels_last_tensor, parse_autocast, to_channels_last
@@ -51,7 +51,8 @@ class FaceSRModel(SRModel):
     ``val.metrics`` as usual; a metric of ``type: calculate_verification_accuracy`` selects verification.
     The FR network for it is the model's own (``self.net_fr``) when it has one, else ``val.fr`` (FaceEmbedder
     options, e.g. the shared MobileFaceNet). ``save_img`` writes HR | bicubic | SR grids of the first
-    ``val.num_save`` (8) images.
+    ``val.num_save`` (8) images. A pairs dataset with ``protocol: gallery-probe`` scores each pair's SR probe against
+    its HR gallery face (the validation the real-input models are chosen by).
 
     Training precision (all models of the plugin): ``train.autocast: bfloat16`` runs the training forward passes
     under bfloat16 autocast (``auto``: where the device runs bfloat16 natively) and ``train.channels_last: true``
@@ -289,7 +290,8 @@ class FaceSRModel(SRModel):
         if fr is not None:
             fr_was = fr.training
             fr.eval()
-        psnr, ssim, embs, shown = [], [], [], []
+        gallery_probe = getattr(dataset, 'protocol', 'lr-lr') == 'gallery-probe' and not use_hr
+        psnr, ssim, embs, hr_embs, shown = [], [], [], [], []
         for start in range(0, len(dataset.images), self.val_batch_size):
             items = [dataset.image_item(r) for r in dataset.images[start:start + self.val_batch_size]]
             lq = torch.stack([it['lq'] for it in items])
@@ -301,6 +303,8 @@ class FaceSRModel(SRModel):
                 ssim += s
             if fr is not None:
                 embs.append(torch.nn.functional.normalize(fr(sr.to(self.device)), dim=1).cpu())
+                if gallery_probe:
+                    hr_embs.append(torch.nn.functional.normalize(fr(gt.to(self.device)), dim=1).cpu())
             if save_img and len(shown) < self.opt['val'].get('num_save', 8):
                 shown += [(lq[i], sr[i], gt[i], items[i]['gt_path']) for i in range(len(items))]
         results: dict[str, float] = OrderedDict()
@@ -310,7 +314,8 @@ class FaceSRModel(SRModel):
             elif kind == 'calculate_ssim':
                 results[mname] = float(np.mean(ssim))
             elif kind == 'calculate_verification_accuracy':
-                res = verify_embeddings(torch.cat(embs), dataset.images, dataset.pairs)
+                res = verify_gallery_probe(torch.cat(embs), torch.cat(hr_embs), dataset.images, dataset.pairs) \
+                    if gallery_probe else verify_embeddings(torch.cat(embs), dataset.images, dataset.pairs)
                 results[mname] = 100.0 * res.accuracy
             else:
                 raise ValueError(f'metric type {kind!r} is not supported on a pairs dataset; use calculate_psnr, '

@@ -87,6 +87,22 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         limits='CPU-scale training (reduced width, 2,500 iterations); trained for PSNR only, so it is smoother '
                'than FH-GAN and recovers less identity'),
 }
+SHIPPED_MODELS['fhgan-x4-real-cpu'] = ShippedModel(
+    name='fhgan-x4-real-cpu', file='fhgan_x4_real_cpu.pth', options='options/train/FHGAN/train_FHGAN_x4_real_cpu.yml',
+    arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 4},
+    summary='FH-GAN generator for real low-resolution faces (DSNet, cpu width, identity loss λ4 = 250), 28x28 -> '
+            '112x112 ArcFace-aligned faces: fhgan-x4-cpu trained on with LR made by the surveillance preset (random '
+            'capture size, blur, noise, JPEG; fhgan_plugin/data/real_degradation.py), checkpoint chosen on the '
+            'validation identities\' gallery-probe pairs with surveillance probes '
+            '(options/train/FHGAN/train_FHGAN_x4_real_cpu.yml)',
+    limits='CPU-scale training (reduced width, 150 iterations on top of fhgan-x4-cpu: the best validated of 150, '
+           '300, 450, 600; one seed); the degradations '
+           'are synthetic (BasicSR\'s kernels and noise, OpenCV JPEG), not a model of any particular camera; the '
+           'identity network is the shared pretrained MobileFaceNet fine-tuned jointly, so a MobileFaceNet judge '
+           'flatters it; the validation set is small (1,200 pairs, fold std about 2.5 points)',
+    input='ArcFace-aligned faces at 28x28 (the crop of a face found in a photo, resized to 28x28), clean or blurred, '
+          'noisy, JPEG-compressed or captured smaller (14-40 px) and resized: the surveillance preset\'s range, RGB '
+          'in [0, 1]')
 _X8_DATA = ('trained on 128x128 faces aligned to the mean landmarks of the x8 benchmark\'s CelebA-1000 crops: the '
             'CelebA identity subset minus every photo of a CelebA-1000 person (overlap_with_celeba_id299.txt) and '
             'minus the validation identities, plus the LFW people who are not in pairs.txt ({train_images:,} images, '

@@ -16,3 +16,9 @@ NOID=$("$PY" scripts/collect_validation.py experiments/FHGAN_x8_noid_cpu --best 
   --method bicubic-opencv --method hr --method DSNet-PSNR-x8=dsnet-psnr-x8-cpu \
   --method "EDSR-x8 (BasicSR, same data)=EDSR(num_in_ch=3,num_out_ch=3,num_feat=64,num_block=16,upscale=8,img_range=255.)@$EDSR" \
   --method "FH-GAN-x8 w/o identity=DSNet(config=cpu,upscale=8)@$NOID" --method FH-GAN-x8=fhgan-x8-cpu
+# real low-resolution probes (docs/results/real_lr.md; results/eval_lfw_gallery_probe/): LFW gallery-probe under the eight
+# probe conditions, the same rule; the w/o-identity partner at the checkpoint its validation chose
+NOIDR=$("$PY" scripts/collect_validation.py experiments/FHGAN_x4_real_noid_cpu --best verification@val_pairs_real)
+"$PY" scripts/evaluate.py --protocol gallery-probe --conditions all --out results/eval_lfw_gallery_probe \
+  --method bicubic --method hr --method FH-GAN=fhgan-x4-cpu \
+  --method "FH-GAN-real w/o identity=DSNet(config=cpu)@$NOIDR" --method FH-GAN-real=fhgan-x4-real-cpu

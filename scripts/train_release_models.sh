@@ -18,6 +18,14 @@ wait
 train options/train/FHGAN/train_FHGAN_x4_cpu.yml                 # starts from that file and from stage 1
 "$PY" scripts/make_release.py --name fhgan-x4-cpu                # -> fhgan_plugin/weights/fhgan_x4_cpu.pth
 
+# the model for real low-resolution faces (docs/results/real_lr.md), ~45 min on 2 cores: fhgan-x4-cpu trained on with the
+# surveillance degradation, beside its w/o-identity partner (not shipped: the results table's ablation row);
+# checkpoints chosen on the validation identities' gallery-probe pairs with surveillance probes
+OMP_NUM_THREADS=1 train options/train/FHGAN/train_FHGAN_x4_real_cpu.yml &
+OMP_NUM_THREADS=1 train options/train/FHGAN/train_FHGAN_x4_real_noid_cpu.yml
+wait
+"$PY" scripts/make_release.py --name fhgan-x4-real-cpu --select verification@val_pairs_real  # -> fhgan_x4_real_cpu.pth
+
 # x8 benchmark models (16x16 -> 128x128; docs/results/x8_benchmark.md), ~2 h on 2 cores: DSNet-PSNR x8 beside its
 # BasicSR baseline (EDSR x8, not shipped: the table's same-budget row), then stage 1 at x8, then FH-GAN x8 beside its
 # w/o-identity partner; checkpoints chosen on the x8 validation identities (--select).

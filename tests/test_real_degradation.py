@@ -196,6 +196,14 @@ def test_gallery_probe_cli_and_paired_folds(shared: str, tmp_path) -> None:  # n
     assert json.load(open(os.path.join(tmp_path, 'a', 'summary.json')))['protocol'] == 'gallery-probe'
     fig = cv2.imread(a['outputs']['figure'])
     assert fig.shape[1] == 4 * 112 and fig.shape[0] > 2 * 3 * 112  # probe, bilinear, bicubic, HR; 2 probes x 3 rows
+    # lr-lr with clean probes is the standard protocol: the same accuracy as a plain evaluation
+    common = ['--root', root, '--pairs-file', str(tmp_path / 'pairs.txt'), '--pairs-kind', 'list', '--method',
+              'bicubic', '--no-cache', '--figure-pairs', '']
+    lrlr = evaluate_main([*common, '--protocol', 'lr-lr', '--conditions', 'clean', '--out', str(tmp_path / 'c')])
+    plain = evaluate_main([*common, '--lpips-vgg', 'none', '--out', str(tmp_path / 'd')])
+    assert lrlr['probes'] == 20
+    assert lrlr['conditions']['clean']['rows'][0]['acc'] == pytest.approx(plain['rows'][0]['acc'])
+    assert lrlr['conditions']['clean']['rows'][0]['psnr'] == pytest.approx(plain['rows'][0]['psnr'])
     with pytest.raises(SystemExit, match='--condition must be one of'):
         compare_main([str(tmp_path / 'a' / 'summary.json'), '--a', 'FR-Bicubic', '--b', 'FR-Bilinear'])
 

@@ -177,13 +177,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return run_x8(args, methods, device)
     if args.protocol:
         return run_protocol(args, methods, device)
-    pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
     t0 = time.perf_counter()
-    name = args.name or os.path.basename(os.path.normpath(args.root))
-    out = args.out or os.path.join('results', f'eval_{name}')
-    cache_dir = None if args.no_cache else os.path.join(out, 'cache')
-    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, name, limit=args.limit,
-                            digest_cache=os.path.join(cache_dir, 'file_digests.json') if cache_dir else None)
+    pairs_file, out, cache_dir, testset = open_test_set(args, '')
     load_s = time.perf_counter() - t0
     fr, fr_key, fr_opt = build_fr(args.fr, args.fr_weights) if pairs_file else (None, '', {})
     ev = Evaluator(fr, fr_key, resolve_lpips(args.lpips_vgg), cache_dir,
@@ -259,19 +254,26 @@ def run_x8(args: argparse.Namespace, methods: list[Method], device: torch.device
     return summary
 
 
+def open_test_set(args: argparse.Namespace, out_suffix: str) -> tuple[str | None, str, str | None, Any]:
+    """(pairs file or None, output folder, cache folder or None, test set) of the --root / --pairs-file arguments;
+    the default output folder is ``results/eval_<name><out_suffix>``."""
+    pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
+    name = args.name or os.path.basename(os.path.normpath(args.root))
+    out = args.out or os.path.join('results', f'eval_{name}{out_suffix}')
+    cache_dir = None if args.no_cache else os.path.join(out, 'cache')
+    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, name, limit=args.limit,
+                            digest_cache=os.path.join(cache_dir, 'file_digests.json') if cache_dir else None)
+    return pairs_file, out, cache_dir, testset
+
+
 def run_protocol(args: argparse.Namespace, methods: list[Method], device: torch.device) -> dict[str, Any]:
     """``--protocol``: :func:`fhgan_plugin.evaluation.conditions.run_conditions` and its table."""
     from fhgan_plugin.evaluation.conditions import ConditionRun, conditions_markdown, parse_conditions, run_conditions
     conditions = parse_conditions(args.conditions)
-    pairs_file = None if args.pairs_file in (None, '', 'none') else args.pairs_file
-    if pairs_file is None or args.fr == 'none':
+    if args.pairs_file in (None, '', 'none') or args.fr == 'none':
         raise SystemExit('evaluate: --protocol needs a pairs protocol (--pairs-file) and an FR network (--fr)')
     t0 = time.perf_counter()
-    name = args.name or os.path.basename(os.path.normpath(args.root))
-    out = args.out or os.path.join('results', f'eval_{name}_{args.protocol}')
-    cache_dir = None if args.no_cache else os.path.join(out, 'cache')
-    testset = load_test_set(args.root, pairs_file, args.pairs_kind, args.cfp_setting, name, limit=args.limit,
-                            digest_cache=os.path.join(cache_dir, 'file_digests.json') if cache_dir else None)
+    pairs_file, out, cache_dir, testset = open_test_set(args, f'_{args.protocol}')
     fr, fr_key, fr_opt = build_fr(args.fr, args.fr_weights)
     ev = Evaluator(fr, fr_key, None, cache_dir, args.batch_size, args.y_channel, device)
     for m in methods:

@@ -47,14 +47,7 @@ def _to_uint8_grid(x: torch.Tensor) -> torch.Tensor:
 def matlab_bicubic_degradation(hr: torch.Tensor, scale: int = 8, quantize: bool = True) -> torch.Tensor:
     """Downsample HR faces like MATLAB's ``imresize(hr, 1/scale)`` (bicubic with antialias): BasicSR's
     :func:`basicsr.utils.matlab_functions.imresize`, the way the ×8 face-SR papers make their 16×16 inputs.
-
-    Args:
-        hr: (N, C, H, W) or (C, H, W) float tensor in [0, 1]; H and W divisible by ``scale``.
-        scale: Downsampling factor.
-        quantize: Round to multiples of 1/255 (uint8), as a saved LR image would be.
-
-    Returns:
-        LR tensor of shape (…, H // scale, W // scale) in [0, 1].
+    Arguments and result as :func:`canonical_degradation` (default ``scale`` 8).
     """
     from basicsr.utils.matlab_functions import imresize
     h, w = _check_hr(hr, scale, 'matlab_bicubic_degradation')

@@ -274,6 +274,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from fhgan_plugin.utils.allocator import keep_freed_memory
+    malloc_tuning = keep_freed_memory()  # as every command-line tool does (fhgan_plugin/utils/allocator.py)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default=None, help='write the JSON here too')
     parser.add_argument('--md', default=None, help='write a markdown table here')
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.time_box, args.repeats, args.batches = 1.0, 2, [1, 4]
     args.batches = sorted(args.batches)
     timing = dict(warmup=args.warmup, repeats=args.repeats, time_box=args.time_box)
-    result: dict[str, Any] = {'machine': machine_info(), 'settings': {
+    result: dict[str, Any] = {'machine': {**machine_info(), 'malloc_tuning': malloc_tuning}, 'settings': {
         'lr_size': args.lr_size, 'scale': 4, 'batches': args.batches, 'train_batch': args.train_batch, **timing,
         'timing': 'min and median of the timed repeats after warm-up; faces/s = batch / time'}}
     import tempfile

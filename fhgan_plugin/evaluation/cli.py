@@ -115,9 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "CPU cores; --lpips-vgg none skips LPIPS)")
     p.add_argument('--y-channel', action='store_true', help='PSNR/SSIM on Y instead of RGB')
     p.add_argument('--far', type=float, default=1e-3, help='FAR of the TAR@FAR column')
-    p.add_argument('--batch-size', type=positive_int, default=16,
-                   help='faces per forward pass (16: on CPU small batches keep activations in cache; measured 1.9x '
-                        'faster FR and 1.4x faster SR than 64)')
+    p.add_argument('--batch-size', type=positive_int, default=64,
+                   help='faces per forward pass (64: with freed memory kept for reuse, a whole evaluation ran 8 %% '
+                        'faster than with 16 on an Intel Xeon, 2 cores; docs/benchmarks.md)')
     p.add_argument('--limit', type=positive_int, default=None, help='first N (>= 1) pairs (or images): a quick subset')
     p.add_argument('--figure-pairs', default='0,1,300,301',
                    help="comma-separated pair indices shown (both faces) in figure.png; '' for none")

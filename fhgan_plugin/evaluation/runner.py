@@ -212,7 +212,7 @@ class Evaluator:
         lpips_images: LPIPS-VGG costs ~8 GMACs per 112x112 pair (minutes per thousand faces on 2 CPU cores):
             compute it on this many images, evenly spaced (None: all).
         cache_dir: Where per-method results are kept (None: no cache).
-        batch_size: Faces per forward pass (16: on CPU small batches keep activations in cache, faster than 64).
+        batch_size: Faces per forward pass.
         test_y_channel: PSNR/SSIM on the Y channel instead of RGB.
         device: Where SR networks, FR and LPIPS run.
         crop_border: Pixels cut from every border before PSNR/SSIM (0: the project's protocol; the ×8 benchmark
@@ -220,7 +220,7 @@ class Evaluator:
     """
 
     def __init__(self, fr: nn.Module | None = None, fr_key: str = '', lpips: nn.Module | None = None,
-                 cache_dir: str | None = None, batch_size: int = 16, test_y_channel: bool = False,
+                 cache_dir: str | None = None, batch_size: int = 64, test_y_channel: bool = False,
                  device: torch.device | str = 'cpu', lpips_images: int | None = None, crop_border: int = 0) -> None:
         self.device = torch.device(device)
         # BatchNorm folded into the convolutions, channels-last: the same embeddings to float rounding, faster

@@ -52,7 +52,11 @@ def run_cli(main: Callable[[list[str] | None], Any], prog: str, argv: list[str] 
         prog: Name printed before an error message.
         argv: Arguments (None: ``sys.argv[1:]``).
         status: Exit code from ``main``'s return value (None: 0).
+
+    Every tool first keeps freed tensor memory for reuse (:func:`fhgan_plugin.utils.allocator.keep_freed_memory`).
     """
+    from fhgan_plugin.utils.allocator import keep_freed_memory
+    keep_freed_memory()
     try:
         result = main(argv)
     except KeyboardInterrupt:

@@ -94,6 +94,27 @@ def test_auto_dsnet_picks_one_exact_path_per_shape_and_keeps_it() -> None:
         AutoDSNet(torch.nn.Conv2d(3, 3, 3))
 
 
+@pytest.mark.parametrize('fast', ['push_order', 'module'])
+def test_auto_dsnet_keeps_the_faster_path_despite_one_slow_sample(monkeypatch, fast: str) -> None:  # noqa: ANN001
+    """The choice is the lower best time over interleaved calls: the faster path (every call 5 ms quicker) is kept
+    even when its first timed call hits a 0.3 s stall."""
+    import time
+    auto = fast_inference(DSNet(**TINY).eval())
+    slow = 'module' if fast == 'push_order' else 'push_order'
+    calls = {fast: 0, slow: 0}
+    run = auto._run
+
+    def timed(name: str, x: torch.Tensor) -> torch.Tensor:
+        calls[name] += 1
+        time.sleep(0.3 if name == fast and calls[name] == 2 else (0.0 if name == fast else 0.005))
+        return run(name, x)
+    monkeypatch.setattr(auto, '_run', timed)
+    with torch.inference_mode():
+        auto(torch.rand(1, 3, 8, 8))
+    assert auto.choice[((1, 3, 8, 8), torch.float32, 'cpu')] == fast
+    assert calls[fast] >= 3 and calls[slow] >= 3  # warm-up + at least 2 timed rounds each
+
+
 def test_time_call_respects_repeats_and_time_box() -> None:
     calls = []
     res = time_call(lambda: calls.append(1), warmup=2, repeats=4, time_box=10.0)

@@ -221,6 +221,17 @@ class MemoryPlan:
 
 
 @torch.inference_mode()
+def output_scale(net: nn.Module) -> int:
+    """The factor by which ``net`` enlarges an RGB input: its ``upscale`` attribute (DSNet), else measured on an
+    8x8 probe (BasicSR's EDSR, RRDBNet, ... keep no such attribute)."""
+    factor = getattr(net, 'upscale', None)
+    if factor is None:
+        p = next(net.parameters())
+        with torch.no_grad():
+            factor = net(torch.zeros(1, 3, 8, 8, device=p.device, dtype=p.dtype)).shape[-1] // 8
+    return int(factor)
+
+
 def _sr(net: nn.Module, lq: torch.Tensor) -> torch.Tensor:
     device = next(net.parameters()).device
     return net(lq.to(device)).float().clamp(0, 1).cpu()
@@ -377,9 +388,9 @@ def hallucinate(inputs: str, output: str, weights: str | None = None, mode: str 
                        ('cpu' if device == 'auto' else device))
     path, shipped_arch = resolve_weights(weights)
     net = load_generator(path, arch if arch is not None else shipped_arch, device=dev)
-    if mode == 'photo' and getattr(net, 'upscale', 4) != 4:
+    if mode == 'photo' and (factor := output_scale(net)) != 4:
         raise InputError(f'photo mode aligns faces to the ArcFace 112x112 framing of the x4 models; {weights!r} is a '
-                         f'x{net.upscale} model (trained in the x8 benchmark\'s framing): use aligned mode')
+                         f'x{factor} model (trained in the x8 benchmark\'s framing): use aligned mode')
     memory = MemoryPlan.for_net(net, max_memory_gb)
     if optimize:
         net = fast_inference(net)

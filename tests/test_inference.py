@@ -70,3 +70,15 @@ def test_photo_mode_pastes_faces_back(shared: str, tmp_path, cpu_weights: str) -
     ys, xs = np.nonzero(changed)
     # only the face region was replaced, and it lies around the photo's centre
     assert 0.05 < changed.mean() < 0.6 and 60 < ys.mean() < 190 and 60 < xs.mean() < 190
+
+
+def test_output_scale_reads_dsnet_and_measures_basicsr_archs() -> None:
+    """The factor photo mode checks: DSNet's ``upscale`` attribute; BasicSR archs keep none, so it is measured."""
+    from basicsr.archs.edsr_arch import EDSR
+    from basicsr.archs.srresnet_arch import MSRResNet
+
+    from fhgan_plugin.inference import output_scale
+    assert output_scale(DSNet.from_config('cpu', upscale=8)) == 8
+    edsr = EDSR(3, 3, num_feat=8, num_block=1, upscale=8)
+    assert not hasattr(edsr, 'upscale') and output_scale(edsr) == 8
+    assert output_scale(MSRResNet(num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=4)) == 4

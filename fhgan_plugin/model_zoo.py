@@ -27,6 +27,9 @@ class ShippedModel:
     arch: dict[str, Any] = field(default_factory=dict)
     summary: str = ''
     limits: str = ''
+    #: ``generator``: a model to restore faces with; ``baseline``: a comparison row of a results table, shipped so
+    #: that the table is re-made by one command from a clean checkout (not tuned for use).
+    role: str = 'generator'
     #: Where the release check (float16 vs float32 PSNR) reads validation faces, and how their LR is made.
     val_root: str = 'datasets/faces112'
     val_pairs: str = 'datasets/meta/val_pairs.txt'
@@ -134,6 +137,17 @@ SHIPPED_MODELS.update({
         limits='CPU-scale training (reduced width, 400 iterations, one seed); the identity network is the shared '
                'pretrained MobileFaceNet fine-tuned jointly, so a MobileFaceNet judge flatters it; λ4 taken from the '
                'x4 selection, not re-tuned at x8', **_X8),
+    # The x8 table's same-budget BasicSR baseline: shipped so that the table is re-made by one command
+    'edsr-x8-cpu': ShippedModel(
+        name='edsr-x8-cpu', file='edsr_x8_cpu.pth', options='options/train/EDSR/train_EDSR_x8_cpu.yml',
+        arch={'type': 'EDSR', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 64, 'num_block': 16, 'upscale': 8,
+              'img_range': 255.0}, role='baseline',
+        summary='BasicSR\'s EDSR x8 (64 features, 16 residual blocks), the same-data, same-budget BasicSR baseline of '
+                'dsnet-psnr-x8-cpu in the x8 benchmark table (docs/results/x8_benchmark.md), 16x16 -> 128x128 faces '
+                '(options/train/EDSR/train_EDSR_x8_cpu.yml)',
+        limits='a comparison baseline, not tuned for use: 5,200 iterations (the wall-clock time of '
+               'dsnet-psnr-x8-cpu\'s 9,000 when both were first trained side by side), one seed, pixel MSE only',
+        **_X8),
 })
 DEFAULT_MODEL = 'fhgan-x4-cpu'
 

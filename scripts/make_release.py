@@ -73,6 +73,8 @@ def card_text(name: str, info: dict[str, Any], eval_rows: list[dict[str, Any]] |
               eval_summary: dict[str, Any] | None = None) -> str:
     model = SHIPPED_MODELS[name]
     lines = [f'# Model card: `{name}`', '', SHIPPED_MODELS[name].summary + '.', '',
+             *(['**A comparison baseline** of a results table, shipped so that the table is re-made by one command; '
+                'not tuned for restoring faces.', ''] if model.role == 'baseline' else []),
              f"- File: `{info['file']}` ({info['dtype']}, {info['bytes']:,} bytes, sha256 `{info['sha256']}`)",
              f"- Architecture: `{json.dumps(info['arch'])}` ({info['params']:,} parameters)",
              f"- Made from: `{info['checkpoint']}` (sha256 `{info['checkpoint_sha256']}`)",

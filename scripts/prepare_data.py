@@ -25,6 +25,9 @@ Idempotent and resumable: each set keeps a manifest and finished images are skip
                                                     minus every photo of a CelebA-1000 person, LFW non-pair people
     meta/x8_train.txt, x8_train_labels.txt          their training list (and identity labels)
     meta/x8_val_images.txt, x8_val_pairs.txt        the ×8 validation identities' faces and pairs
+    faces128_x8/helen50_framing/..., meta/x8_train_2framings.txt, x8_val_images_{helen50,2framings}.txt
+                                                    the same faces aligned to the Helen-50 framing
+                                                    (face_sr_x8/template128_helen50.json), training on both
 
 The validation identities are the committed list ``fhgan_plugin/data/splits/celeba_val_identities.txt``
 (``fhgan_plugin/data/validation_split.py``: screened against every LFW person). Every choice is made on them;
@@ -100,12 +103,23 @@ def make_lmdb(faces: str, lmdb_path: str) -> dict:
 def prepare_x8_training(shared: str, out: str, lfw_img: str, celeba: str, faces: str, meta: str) -> dict:
     """The ×8 training faces (``faces128_x8/``) and their lists: CelebA minus the overlap with CelebA-1000 and minus
     the validation identities (whose remaining faces are the ×8 validation set), plus the LFW non-pair people."""
-    from fhgan_plugin.data.face_sr_x8 import prepare_training, read_overlap, read_template
+    from fhgan_plugin.data.face_sr_x8 import (
+        HELEN_FRAMING_DIR,
+        helen_template,
+        prepare_training,
+        read_overlap,
+        read_template,
+    )
     template = read_template(os.path.join(out, 'face_sr_x8', 'template128.json'))
     overlap = read_overlap(os.path.join(shared, 'data', 'face_sr_x8', 'overlap_with_celeba_id299.txt'))
-    done = prepare_training([('celeba', celeba, os.path.join(faces, 'celeba', 'manifest.csv')),
-                             ('lfw_train', lfw_img, os.path.join(faces, 'lfw_train', 'manifest.csv'))],
-                            os.path.join(out, 'faces128_x8'), template, exclude=overlap)
+    sources = [('celeba', celeba, os.path.join(faces, 'celeba', 'manifest.csv')),
+               ('lfw_train', lfw_img, os.path.join(faces, 'lfw_train', 'manifest.csv'))]
+    done = prepare_training(sources, os.path.join(out, 'faces128_x8'), template, exclude=overlap)
+    # the same photos in Helen-50's framing (larger, higher faces), for training on both of the benchmark's framings
+    helen = prepare_training(sources, os.path.join(out, 'faces128_x8', HELEN_FRAMING_DIR),
+                             helen_template(os.path.join(out, 'face_sr_x8')), exclude=overlap)
+    if helen != done:
+        raise RuntimeError('the two framings of the x8 training faces list different photos')
     val_people = read_identity_list()
     rows = [(r, ('celeba:' if r.startswith('celeba/') else 'lfw:') + r.split('/')[1])
             for rs in done.values() for r in rs]
@@ -120,6 +134,14 @@ def prepare_x8_training(shared: str, out: str, lfw_img: str, celeba: str, faces:
         f.writelines(r + '\n' for p in val for r in val[p])
     pairs = make_validation_pairs(val)
     write_pairs_list(os.path.join(meta, 'x8_val_pairs.txt'), pairs)
+    with open(os.path.join(meta, 'x8_train_2framings.txt'), 'w') as f:
+        f.writelines(r + '\n' for r, _ in train)
+        f.writelines(f'{HELEN_FRAMING_DIR}/{r}\n' for r, _ in train)
+    with open(os.path.join(meta, 'x8_val_images_helen50.txt'), 'w') as f:
+        f.writelines(f'{HELEN_FRAMING_DIR}/{r}\n' for p in val for r in val[p])
+    with open(os.path.join(meta, 'x8_val_images_2framings.txt'), 'w') as f:
+        f.writelines(r + '\n' for p in val for r in val[p])
+        f.writelines(f'{HELEN_FRAMING_DIR}/{r}\n' for p in val for r in val[p])
     return {'train': len(train), 'train_identities': len(ids), 'excluded_overlap': len(overlap),
             'val_identities': len(val), 'val_images': sum(map(len, val.values())), 'val_pairs': len(pairs)}
 

@@ -195,3 +195,23 @@ def test_face_embedder_input_template_warps_to_the_arcface_framing(tmp_path) -> 
         FaceEmbedder({'type': 'FHMobileFaceNet'}, input_template=[128, [[0, 0]]])
     with pytest.raises(FileNotFoundError, match='template128.json'):
         FaceEmbedder({'type': 'FHMobileFaceNet'}, input_template=str(tmp_path / 'missing.json'))
+
+
+def test_helen_template_is_the_mean_of_the_detected_crops_only(tmp_path) -> None:  # noqa: ANN001
+    """template128_helen50.json: the mean landmarks of the *detected* Helen-50 crops (a 'fallback' row, which
+    carries the CelebA-1000 template, must not pull it), written once and then read back."""
+    from fhgan_plugin.data.face_sr_x8 import helen_template
+    with pytest.raises(FileNotFoundError, match='helen50_landmarks.csv'):
+        helen_template(str(tmp_path))
+    a = np.arange(10, dtype=float) + 30
+    b = a + 4
+    with open(tmp_path / 'helen50_landmarks.csv', 'w') as f:
+        f.write('file,status,score,landmarks\n')
+        f.write('1.jpg,detected,0.99,' + ' '.join(f'{v:.2f}' for v in a) + '\n')
+        f.write('2.jpg,detected,0.98,' + ' '.join(f'{v:.2f}' for v in b) + '\n')
+        f.write('3.jpg,fallback,0.0000,' + ' '.join('0.00' for _ in a) + '\n')
+    tpl = helen_template(str(tmp_path))
+    assert tpl.shape == (5, 2) and np.allclose(tpl.ravel(), a + 2)
+    assert (tmp_path / 'template128_helen50.json').is_file()
+    os.remove(tmp_path / 'helen50_landmarks.csv')
+    assert np.allclose(helen_template(str(tmp_path)), tpl)  # read back, not recomputed

@@ -66,6 +66,31 @@ def read_landmarks(path: str) -> dict[str, np.ndarray]:
     return out
 
 
+#: Sub-folder of ``faces128_x8/`` holding the training / validation faces aligned to the Helen-50 framing.
+HELEN_FRAMING_DIR = 'helen50_framing'
+
+
+def helen_template(x8_out: str) -> np.ndarray:
+    """The (5, 2) mean landmarks of the detected Helen-50 HR crops (``<x8_out>/template128_helen50.json``, written
+    from ``helen50_landmarks.csv`` on first use). Helen's faces are framed larger and higher than CelebA-1000's
+    (eye distance ~45 vs ~35 px, centre ~8 px higher): the benchmark has two framings, not one."""
+    path = os.path.join(x8_out, 'template128_helen50.json')
+    if not os.path.isfile(path):
+        lm_path = os.path.join(x8_out, 'helen50_landmarks.csv')
+        if not os.path.isfile(lm_path):
+            raise FileNotFoundError(f'{lm_path} not found: run python scripts/prepare_data.py --sets x8_benchmark')
+        with open(lm_path, newline='') as f:
+            rows = [r for r in csv.DictReader(f) if r['status'] == 'detected']
+        if not rows:
+            raise ValueError(f'{lm_path} has no detected face')
+        mean = np.mean([np.array([float(v) for v in r['landmarks'].split()]) for r in rows], axis=0)
+        with open(path, 'w') as f:
+            json.dump({'size': X8_SIZE, 'landmarks': np.round(mean.reshape(5, 2), 3).tolist(),
+                       'source': f'mean RetinaFace landmarks of the {len(rows)} detected Helen-50 HR crops'}, f,
+                      indent=1)
+    return read_template(path)
+
+
 def read_template(path: str) -> np.ndarray:
     """The (5, 2) landmarks of the ×8 framing (``template128.json``: the mean landmarks of the CelebA-1000 crops)."""
     if not os.path.isfile(path):

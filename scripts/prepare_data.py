@@ -25,7 +25,7 @@ Idempotent and resumable: each set keeps a manifest and finished images are skip
                                                     minus every photo of a CelebA-1000 person, LFW non-pair people
     meta/x8_train.txt, x8_train_labels.txt          their training list (and identity labels)
     meta/x8_val_images.txt, x8_val_pairs.txt        the ×8 validation identities' faces and pairs
-    faces128_x8/helen50_framing/..., meta/x8_train_2framings.txt, x8_val_images_{helen50,2framings}.txt
+    faces128_x8/helen50_framing/..., meta/x8_train_2framings.txt, x8_{2framings,largefaces}_val_images.txt
                                                     the same faces aligned to the Helen-50 framing
                                                     (face_sr_x8/template128_helen50.json), training on both
 
@@ -137,9 +137,9 @@ def prepare_x8_training(shared: str, out: str, lfw_img: str, celeba: str, faces:
     with open(os.path.join(meta, 'x8_train_2framings.txt'), 'w') as f:
         f.writelines(r + '\n' for r, _ in train)
         f.writelines(f'{HELEN_FRAMING_DIR}/{r}\n' for r, _ in train)
-    with open(os.path.join(meta, 'x8_val_images_helen50.txt'), 'w') as f:
+    with open(os.path.join(meta, 'x8_largefaces_val_images.txt'), 'w') as f:
         f.writelines(f'{HELEN_FRAMING_DIR}/{r}\n' for p in val for r in val[p])
-    with open(os.path.join(meta, 'x8_val_images_2framings.txt'), 'w') as f:
+    with open(os.path.join(meta, 'x8_2framings_val_images.txt'), 'w') as f:
         f.writelines(r + '\n' for p in val for r in val[p])
         f.writelines(f'{HELEN_FRAMING_DIR}/{r}\n' for p in val for r in val[p])
     return {'train': len(train), 'train_identities': len(ids), 'excluded_overlap': len(overlap),

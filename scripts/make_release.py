@@ -54,7 +54,7 @@ def git_commit() -> str:
 
 
 def training_set_size(options: str) -> tuple[int, int]:
-    """(images, identities) of an options file's training list (identities 0 when it has no labels)."""
+    """(images, identities) of an options file's training list; without labels, a person is an image folder."""
     import yaml
     with open(options) as f:
         train = yaml.safe_load(f)['datasets']['train']
@@ -65,7 +65,9 @@ def training_set_size(options: str) -> tuple[int, int]:
         rows = [ln.split() for ln in f if ln.strip()]
     if train.get('label_file'):
         return len(rows), len({r[1] for r in rows})
-    people = {os.path.dirname(r[0]) for r in rows}
+    from fhgan_plugin.data.face_sr_x8 import HELEN_FRAMING_DIR
+    framed = HELEN_FRAMING_DIR + '/'  # the same photo in the second x8 framing is the same person
+    people = {os.path.dirname(r[0][len(framed):] if r[0].startswith(framed) else r[0]) for r in rows}
     return len(rows), len(people)
 
 

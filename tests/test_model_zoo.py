@@ -103,6 +103,17 @@ def test_make_release_writes_fp16_weights_and_card(tmp_path) -> None:  # noqa: A
     assert info['sha256'] in (tmp_path / 'w' / 'fhgan_x4_cpu.md').read_text()
 
 
+def test_training_set_size_counts_a_photo_in_both_x8_framings_as_one_person(tmp_path) -> None:  # noqa: ANN001
+    """An x8 two-framing list names every photo twice (CelebA-1000 and Helen-50 framing): twice the images, the
+    same people."""
+    from fhgan_plugin.data.face_sr_x8 import HELEN_FRAMING_DIR
+    from scripts.make_release import training_set_size
+    rels = ['celeba/7201/001085.png', 'celeba/7201/007710.png', 'lfw_train/Zeng_Qinghong/Zeng_Qinghong_0001.png']
+    (tmp_path / 'meta.txt').write_text(''.join(f'{r}\n' for r in rels + [f'{HELEN_FRAMING_DIR}/{r}' for r in rels]))
+    (tmp_path / 'opt.yml').write_text(f"datasets:\n  train:\n    meta_info_file: {tmp_path / 'meta.txt'}\n")
+    assert training_set_size(str(tmp_path / 'opt.yml')) == (6, 2)
+
+
 def test_make_release_selects_the_best_validated_checkpoint(tmp_path) -> None:  # noqa: ANN001
     """make_release.py --select / collect_validation.py --best METRIC: the saved checkpoint with the highest
     validation METRIC in the run's BasicSR log."""

@@ -112,11 +112,20 @@ _X8_DATA = ('trained on 128x128 faces aligned to the mean landmarks of the x8 be
             '{train_identities:,} identities; research-only licences); every choice made on the 23 remaining '
             'held-out CelebA validation identities; tested once on CelebA-1000 and Helen-50 '
             '(scripts/evaluate.py --benchmark face-sr-x8)')
+_X8_DATA_2F = ('trained on the same photos as the FH-GAN x8 models, each aligned at 128x128 twice: to the mean '
+               'landmarks of the x8 benchmark\'s CelebA-1000 crops and to those of its Helen-50 crops (larger, higher '
+               'faces): the CelebA identity subset minus every photo of a CelebA-1000 person '
+               '(overlap_with_celeba_id299.txt) and minus the validation identities, plus the LFW people who are not '
+               'in pairs.txt ({train_images:,} images: every photo in both framings; {train_identities:,} identities; '
+               'research-only licences); '
+               'every choice made on the 23 remaining held-out CelebA validation identities (their faces in both '
+               'framings); tested once on CelebA-1000 and Helen-50 (scripts/evaluate.py --benchmark face-sr-x8)')
 _X8_INPUT = ('16x16 faces framed like FSRNet\'s CelebA / Helen test crops (face with hair, roughly aligned), made by '
              'MATLAB-style bicubic x1/8, RGB in [0, 1]; any input size works, the output is 8x larger. Other '
              'degradations were not trained and are out of scope')
 _X8 = dict(val_root='datasets/faces128_x8', val_pairs='datasets/meta/x8_val_pairs.txt', degradation='bicubic_matlab',
            data=_X8_DATA, input=_X8_INPUT)
+_X8_2F = {**_X8, 'data': _X8_DATA_2F}
 SHIPPED_MODELS.update({
     # The x8 benchmark's generators (docs/results/x8_benchmark.md)
     'dsnet-psnr-x8-cpu': ShippedModel(
@@ -127,7 +136,7 @@ SHIPPED_MODELS.update({
                 'of the field\'s x8 benchmark (CelebA-1000 / Helen-50) '
                 '(options/train/DSNet/train_DSNet_PSNR_x8_cpu.yml)',
         limits='CPU-scale training (reduced width, one seed, one CPU session); trained for PSNR only, so it is '
-               'smooth', **_X8),
+               'smooth', **_X8_2F),
     'fhgan-x8-cpu': ShippedModel(
         name='fhgan-x8-cpu', file='fhgan_x8_cpu.pth', options='options/train/FHGAN/train_FHGAN_x8_cpu.yml',
         arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 8},
@@ -136,7 +145,9 @@ SHIPPED_MODELS.update({
                 'dsnet-psnr-x8-cpu (options/train/FHGAN/train_FHGAN_x8_cpu.yml)',
         limits='CPU-scale training (reduced width, 400 iterations, one seed); the identity network is the shared '
                'pretrained MobileFaceNet fine-tuned jointly, so a MobileFaceNet judge flatters it; λ4 taken from the '
-               'x4 selection, not re-tuned at x8', **_X8),
+               'x4 selection, not re-tuned at x8. This file started from the previous, one-framing dsnet-psnr-x8-cpu '
+               '(sha256 3b56f90509e6038d…, commit 0d5a961); its options now load the two-framing release, and the '
+               're-run from it is in progress (docs/experiments.md)', **_X8),
     # The x8 table's same-budget BasicSR baseline: shipped so that the table is re-made by one command
     'edsr-x8-cpu': ShippedModel(
         name='edsr-x8-cpu', file='edsr_x8_cpu.pth', options='options/train/EDSR/train_EDSR_x8_cpu.yml',
@@ -147,7 +158,7 @@ SHIPPED_MODELS.update({
                 '(options/train/EDSR/train_EDSR_x8_cpu.yml)',
         limits='a comparison baseline, not tuned for use: 5,200 iterations (the wall-clock time of '
                'dsnet-psnr-x8-cpu\'s 9,000 when both were first trained side by side), one seed, pixel MSE only',
-        **_X8),
+        **_X8_2F),
 })
 DEFAULT_MODEL = 'fhgan-x4-cpu'
 

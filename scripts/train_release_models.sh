@@ -33,8 +33,8 @@ wait
 OMP_NUM_THREADS=1 train options/train/DSNet/train_DSNet_PSNR_x8_cpu.yml &
 OMP_NUM_THREADS=1 train options/train/EDSR/train_EDSR_x8_cpu.yml
 wait
-"$PY" scripts/make_release.py --name dsnet-psnr-x8-cpu --select psnr  # -> fhgan_plugin/weights/dsnet_psnr_x8_cpu.pth
-"$PY" scripts/make_release.py --name edsr-x8-cpu --select psnr        # -> fhgan_plugin/weights/edsr_x8_cpu.pth
+"$PY" scripts/make_release.py --name dsnet-psnr-x8-cpu --select psnr@x8_val_faces_2framings  # -> fhgan_plugin/weights/dsnet_psnr_x8_cpu.pth
+"$PY" scripts/make_release.py --name edsr-x8-cpu --select psnr@x8_val_faces_2framings        # -> fhgan_plugin/weights/edsr_x8_cpu.pth
 train options/train/ArcFace/train_ArcFace_MobileFaceNet_x8_cpu.yml
 OMP_NUM_THREADS=1 train options/train/FHGAN/train_FHGAN_x8_cpu.yml &
 OMP_NUM_THREADS=1 train options/train/FHGAN/train_FHGAN_x8_noid_cpu.yml

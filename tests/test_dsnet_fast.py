@@ -96,8 +96,8 @@ def test_auto_dsnet_picks_one_exact_path_per_shape_and_keeps_it() -> None:
 
 @pytest.mark.parametrize('fast', ['push_order', 'module'])
 def test_auto_dsnet_keeps_the_faster_path_despite_one_slow_sample(monkeypatch, fast: str) -> None:  # noqa: ANN001
-    """The choice is the lower best time over interleaved calls: the faster path (every call 5 ms quicker) is kept
-    even when its first timed call hits a 0.3 s stall."""
+    """The choice is the lower best time over interleaved calls: the faster path (every call 50 ms quicker, a margin
+    above scheduling noise on a loaded CPU) is kept even when its first timed call hits a 0.3 s stall."""
     import time
     auto = fast_inference(DSNet(**TINY).eval())
     slow = 'module' if fast == 'push_order' else 'push_order'
@@ -106,7 +106,7 @@ def test_auto_dsnet_keeps_the_faster_path_despite_one_slow_sample(monkeypatch, f
 
     def timed(name: str, x: torch.Tensor) -> torch.Tensor:
         calls[name] += 1
-        time.sleep(0.3 if name == fast and calls[name] == 2 else (0.0 if name == fast else 0.005))
+        time.sleep(0.3 if name == fast and calls[name] == 2 else (0.0 if name == fast else 0.05))
         return run(name, x)
     monkeypatch.setattr(auto, '_run', timed)
     with torch.inference_mode():

@@ -145,9 +145,18 @@ SHIPPED_MODELS.update({
                 'dsnet-psnr-x8-cpu (options/train/FHGAN/train_FHGAN_x8_cpu.yml)',
         limits='CPU-scale training (reduced width, 400 iterations, one seed); the identity network is the shared '
                'pretrained MobileFaceNet fine-tuned jointly, so a MobileFaceNet judge flatters it; λ4 taken from the '
-               'x4 selection, not re-tuned at x8. This file started from the previous, one-framing dsnet-psnr-x8-cpu '
-               '(sha256 3b56f90509e6038d…, commit 0d5a961); its options now load the two-framing release, and the '
-               're-run from it is in progress (docs/experiments.md)', **_X8),
+               'x4 selection, not re-tuned at x8; trained on the CelebA-1000 framing only (the identity loss\'s '
+               'face warp is one fixed template), started from the two-framing dsnet-psnr-x8-cpu', **_X8),
+    # The x8 table's ablation row (FH-GAN x8 without identity loss): shipped so that the table is re-made by one command
+    'fhgan-x8-noid-cpu': ShippedModel(
+        name='fhgan-x8-noid-cpu', file='fhgan_x8_noid_cpu.pth',
+        options='options/train/FHGAN/train_FHGAN_x8_noid_cpu.yml',
+        arch={'type': 'DSNet', **DSNET_CONFIGS['cpu'], 'upscale': 8}, role='baseline',
+        summary='FH-GAN x8 WITHOUT identity loss (λ4 = 0), the w/o-identity partner of fhgan-x8-cpu in the x8 '
+                'benchmark table (docs/results/x8_benchmark.md): the same recipe, seed and checkpoint rule, '
+                '16x16 -> 128x128 faces (options/train/FHGAN/train_FHGAN_x8_noid_cpu.yml)',
+        limits='a comparison baseline, not tuned for use: 400 iterations, one seed; checkpoint chosen on the x8 '
+               'validation identities\' verification, as for fhgan-x8-cpu', **_X8),
     # The x8 table's same-budget BasicSR baseline: shipped so that the table is re-made by one command
     'edsr-x8-cpu': ShippedModel(
         name='edsr-x8-cpu', file='edsr_x8_cpu.pth', options='options/train/EDSR/train_EDSR_x8_cpu.yml',

@@ -28,8 +28,8 @@ wait
 
 # x8 benchmark models (16x16 -> 128x128; docs/results/x8_benchmark.md), ~2 h on 2 cores with bfloat16 (~3 h without):
 # DSNet-PSNR x8 beside its BasicSR baseline (EDSR x8, the table's same-budget row, shipped as edsr-x8-cpu so that the
-# table is re-made by one command), then stage 1 at x8, then FH-GAN x8 beside its w/o-identity partner; checkpoints
-# chosen on the x8 validation identities (--select).
+# table is re-made by one command), then stage 1 at x8, then FH-GAN x8 beside its w/o-identity partner (shipped as
+# fhgan-x8-noid-cpu, also a table row); checkpoints chosen on the x8 validation identities (--select).
 OMP_NUM_THREADS=1 train options/train/DSNet/train_DSNet_PSNR_x8_cpu.yml &
 OMP_NUM_THREADS=1 train options/train/EDSR/train_EDSR_x8_cpu.yml
 wait
@@ -40,3 +40,4 @@ OMP_NUM_THREADS=1 train options/train/FHGAN/train_FHGAN_x8_cpu.yml &
 OMP_NUM_THREADS=1 train options/train/FHGAN/train_FHGAN_x8_noid_cpu.yml
 wait
 "$PY" scripts/make_release.py --name fhgan-x8-cpu --select verification  # -> fhgan_plugin/weights/fhgan_x8_cpu.pth
+"$PY" scripts/make_release.py --name fhgan-x8-noid-cpu --select verification  # the table's w/o-identity row

@@ -215,3 +215,33 @@ def test_helen_template_is_the_mean_of_the_detected_crops_only(tmp_path) -> None
     assert (tmp_path / 'template128_helen50.json').is_file()
     os.remove(tmp_path / 'helen50_landmarks.csv')
     assert np.allclose(helen_template(str(tmp_path)), tpl)  # read back, not recomputed
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_evaluate_prepares_the_x8_benchmark_once_from_shared(shared: str, tmp_path) -> None:  # noqa: ANN001
+    """From a clean checkout, `evaluate.py --benchmark face-sr-x8` prepares what it needs (landmarks detected
+    once on the HR crops, the kept pairs file) and a second call leaves those files alone. Measured: 998 of the 1,000
+    CelebA crops and all 50 Helen crops have a detected face; the pairs are the 572 same-person pairs plus 572
+    others, byte-identical to the pinned file every reported number used."""
+    import csv
+    import hashlib
+
+    from fhgan_plugin.data.face_sr_x8 import CELEBA1000_PAIRS_SHA256
+    from fhgan_plugin.evaluation.cli import ensure_x8_prepared
+    out = str(tmp_path / 'face_sr_x8')
+    args = (os.path.join(shared, 'data', 'face_sr_x8'), out, os.path.join(shared, 'models', 'facexlib'))
+    ensure_x8_prepared(*args)
+    status = {}
+    for key in ('celeba1000', 'helen50'):
+        with open(os.path.join(out, f'{key}_landmarks.csv'), newline='') as f:
+            status[key] = [r['status'] for r in csv.DictReader(f)]
+    assert (len(status['celeba1000']), status['celeba1000'].count('detected')) == (1000, 998)
+    assert status['helen50'] == ['detected'] * 50
+    pairs = os.path.join(out, 'celeba1000_pairs.txt')
+    with open(pairs, 'rb') as f:
+        assert hashlib.sha256(f.read()).hexdigest() == CELEBA1000_PAIRS_SHA256
+    stamps = {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in os.listdir(out) if not os.path.isdir(
+        os.path.join(out, f))}
+    ensure_x8_prepared(*args)
+    assert {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in stamps} == stamps

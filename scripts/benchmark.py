@@ -14,7 +14,8 @@ Sections (``--sections``, default all):
 * ``training``: per-stage iteration profile of the CPU-scale training options (``fhgan_plugin.utils.train_profile``):
   the joint iteration against the sum of its parts measured alone, in the options' precision and the other one.
 * ``evaluation``: the wall time of one network method's full evaluation (``scripts/evaluate.py``, no cache) on the
-  prepared LFW protocol, with its numbers.
+  prepared LFW protocol, with its numbers, the arithmetic it must do (SR, FR with mirror images, LPIPS; in MACs) and
+  the least time that arithmetic takes at the measured conv peak.
 
 Every time is the min and median over several timed repeats after warm-up, time-boxed.
 
@@ -195,9 +196,17 @@ def training_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
-def evaluation_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Wall time of one network method's full evaluation (no cache) and its numbers, per LPIPS image count."""
+def evaluation_rows(args: argparse.Namespace, peak: float | None) -> list[dict[str, Any]]:
+    """Wall time of one network method's full evaluation (no cache) and its numbers, per LPIPS image count, with
+    the arithmetic it must do (``fhgan_plugin.utils.complexity.evaluation_macs``) and the least time that
+    arithmetic takes at the measured conv peak (``peak``, GFLOP/s)."""
+    from fhgan_plugin.evaluation.cli import build_fr, resolve_lpips
     from fhgan_plugin.evaluation.cli import main as evaluate
+    from fhgan_plugin.evaluation.methods import parse_method
+    from fhgan_plugin.utils.complexity import evaluation_macs
+    method = parse_method(args.eval_method)
+    method.load(torch.device('cpu'))
+    fr, lpips = build_fr('mobilefacenet')[0], resolve_lpips('auto')
     out = []
     for n in args.eval_lpips_images:
         out_dir = os.path.join(args.work_dir, f'eval_lpips{n}')
@@ -207,8 +216,17 @@ def evaluation_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         res = evaluate(argv)
         wall = time.perf_counter() - t0
         rows = [{k: v for k, v in r.items() if not k.startswith('_')} for r in res.get('rows', [])]
-        out.append({'command': 'python scripts/evaluate.py ' + ' '.join(argv), 'lpips_images': n, 'wall_s': wall,
-                    'rows': rows})
+        entry: dict[str, Any] = {'command': 'python scripts/evaluate.py ' + ' '.join(argv), 'lpips_images': n,
+                                 'wall_s': wall, 'rows': rows}
+        if rows and method.net is not None:
+            macs = evaluation_macs(method.net, fr, lpips, args.lr_size, 4 * args.lr_size, rows[0]['images'],
+                                   rows[0].get('lpips_images', 0))
+            entry['arithmetic'] = {'gmacs': {k: v / 1e9 for k, v in macs.items()}, 'tflop': 2 * macs['total'] / 1e12}
+            if peak:
+                floor = 2 * macs['total'] / (peak * 1e9)
+                entry['arithmetic'].update(floor_s_at_conv_peak=floor,
+                                           method_loop_fraction_of_conv_peak=floor / rows[0]['seconds'])
+        out.append(entry)
     return out
 
 
@@ -270,6 +288,12 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"- {r['method']}: PSNR {r.get('psnr'):.2f} dB, SSIM {r.get('ssim'):.4f}, LPIPS "
                          f"{r.get('lpips'):.4f}, verification {r.get('acc'):.2f} ± {r.get('acc_std'):.2f} % "
                          f"({r.get('seconds')} s in the method loop)")
+        a = e.get('arithmetic')
+        if a and 'floor_s_at_conv_peak' in a:
+            tf = {k: 2 * v / 1e3 for k, v in a['gmacs'].items()}
+            lines.append(f"- arithmetic: {a['tflop']:.2f} TFLOP (SR {tf['sr']:.2f}, FR {tf['fr']:.2f}, LPIPS "
+                         f"{tf['lpips']:.2f}): at least **{a['floor_s_at_conv_peak']:.0f} s** at the conv peak; the "
+                         f"method loop ran at {100 * a['method_loop_fraction_of_conv_peak']:.0f} % of it")
     return '\n'.join(lines) + '\n'
 
 
@@ -316,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scratch = tempfile.TemporaryDirectory(prefix='fhgan_benchmark_') if args.work_dir is None else None
     args.work_dir = args.work_dir or scratch.name
     peak = None
-    if 'table' in args.sections or 'speed' in args.sections:
+    if {'table', 'speed', 'evaluation'} & set(args.sections):
         result['conv_peak'] = conv_peak_gflops(**timing)
         peak = result['conv_peak']['gflops_per_s_best']
     if 'table' in args.sections:
@@ -329,7 +353,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if 'training' in args.sections:
         result['training_profile'] = training_rows(args)
     if 'evaluation' in args.sections:
-        result['evaluation'] = evaluation_rows(args)
+        result['evaluation'] = evaluation_rows(args, peak)
     if scratch is not None:
         scratch.cleanup()
     if hasattr(os, 'getloadavg'):

@@ -1,5 +1,6 @@
 """Speed work that must not change results: bfloat16 detection, BatchNorm folding, one-batch flip embeddings,
-channels-last LPIPS, the optimised evaluation path against the straightforward one, and the training profiler."""
+channels-last LPIPS, the optimised evaluation path against the straightforward one, the training profiler and
+the evaluation's arithmetic count."""
 from __future__ import annotations
 
 import os
@@ -255,3 +256,29 @@ def test_keep_freed_memory_stops_the_page_faults_of_repeated_large_tensors() -> 
     assert out['1'][0] and not out['0'][0]
     assert out['0'][1] > 20 * 15000
     assert out['1'][1] < 16384 + 2000
+
+
+def test_evaluation_macs_count_each_pass_as_computed_by_hand() -> None:
+    """The arithmetic floor of scripts/benchmark.py: LPIPS-VGG at 112x112 is 9 * sum(H^2 * C_in * C_out) over VGG16's
+    13 3x3 convolutions for each of the two images, plus its five 1x1 linear heads on the difference; the FR pass
+    with mirror images is twice the plain one; every pass scales with its image count."""
+    lpips = pytest.importorskip('lpips')
+    from fhgan_plugin.evaluation.lpips_metric import _LPIPS01
+    from fhgan_plugin.utils.complexity import count_call_macs, count_macs, evaluation_macs
+    vgg = 9 * (112 ** 2 * (3 * 64 + 64 * 64) + 56 ** 2 * (64 * 128 + 128 * 128)
+               + 28 ** 2 * (128 * 256 + 2 * 256 * 256) + 14 ** 2 * (256 * 512 + 2 * 512 * 512) + 7 ** 2 * 3 * 512 * 512)
+    heads = 112 ** 2 * 64 + 56 ** 2 * 128 + 28 ** 2 * 256 + 14 ** 2 * 512 + 7 ** 2 * 512
+    assert vgg == 3_836_657_664
+    lp = _LPIPS01(lpips.LPIPS(net='vgg', pnet_rand=True, verbose=False))
+    fr = FaceEmbedder({'type': 'FHMobileFaceNet'}, flip_concat=True)
+    fr_plain = FaceEmbedder({'type': 'FHMobileFaceNet'})
+    sr = DSNet(**TINY)
+    macs = evaluation_macs(sr, fr, lp, 28, 112, images=10, lpips_images=3)
+    one_face = count_call_macs(fr_plain.eval(), torch.zeros(1, 3, 112, 112))
+    assert one_face > 1e8  # MobileFaceNet on the 112x96 crop: ~0.19 GMACs
+    assert macs['lpips'] == 3 * (2 * vgg + heads)
+    assert macs['fr'] == 10 * 2 * one_face
+    assert macs['sr'] == 10 * count_macs(sr, (1, 3, 28, 28)) > 0
+    assert macs['total'] == macs['sr'] + macs['fr'] + macs['lpips']
+    assert evaluation_macs(None, None, lp, 28, 112, images=10, lpips_images=1) == \
+        {'sr': 0, 'fr': 0, 'lpips': 2 * vgg + heads, 'total': 2 * vgg + heads}

@@ -1,6 +1,9 @@
 """Parameter and MAC counts of SR networks (``torch.utils.flop_counter``)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -12,15 +15,47 @@ def count_params(net: nn.Module) -> int:
 
 
 @torch.no_grad()
+def count_call_macs(fn: Callable[..., Any], *inputs: torch.Tensor) -> int:
+    """Multiply-accumulates of ``fn(*inputs)`` (convolutions and matrix products: FLOPs / 2 as counted by
+    ``FlopCounterMode``; element-wise work such as activations and normalisation is not counted)."""
+    with FlopCounterMode(display=False) as counter:
+        fn(*inputs)
+    return int(counter.get_total_flops() // 2)
+
+
+@torch.no_grad()
 def count_macs(net: nn.Module, input_shape: tuple[int, ...] = (1, 3, 28, 28)) -> int:
-    """Multiply-accumulates of one forward pass (FLOPs / 2 as counted by ``FlopCounterMode``)."""
-    x = torch.zeros(input_shape)
+    """Multiply-accumulates of one forward pass (eval mode) of ``net`` on zeros of ``input_shape``."""
     was_training = net.training
     net.eval()
-    with FlopCounterMode(display=False) as counter:
-        net(x)
+    macs = count_call_macs(net, torch.zeros(input_shape))
     net.train(was_training)
-    return int(counter.get_total_flops() // 2)
+    return macs
+
+
+def evaluation_macs(sr_net: nn.Module | None, fr: nn.Module | None, lpips: nn.Module | None, lr_size: int,
+                    hr_size: int, images: int, lpips_images: int) -> dict[str, int]:
+    """The arithmetic of one network method's evaluation (``scripts/evaluate.py``), per pass, in MACs.
+
+    Args:
+        sr_net: The SR network (one (1, 3, lr_size, lr_size) forward per image), or None.
+        fr: The FR network as the evaluation calls it (a ``FaceEmbedder`` with ``flip_concat`` counts the mirror
+            image too), one (1, 3, hr_size, hr_size) forward per image, or None.
+        lpips: The LPIPS module (two (1, 3, hr_size, hr_size) inputs: both images through VGG, plus its linear
+            heads), one call per LPIPS image, or None.
+        images: Faces super-resolved and embedded (7,701 for LFW's pairs).
+        lpips_images: Faces with an LPIPS value (``--lpips-images``).
+
+    Returns:
+        ``{'sr', 'fr', 'lpips', 'total'}`` multiply-accumulates (0 for a pass that is None). At a machine's
+        convolution peak (FLOP/s), ``2 * total / peak`` seconds is the least the evaluation's arithmetic can take.
+    """
+    hr = torch.zeros(1, 3, hr_size, hr_size)
+    out = {'sr': count_macs(sr_net, (1, 3, lr_size, lr_size)) * images if sr_net is not None else 0,
+           'fr': count_call_macs(fr.eval(), hr) * images if fr is not None else 0,
+           'lpips': count_call_macs(lpips.eval(), hr, hr) * lpips_images if lpips is not None else 0}
+    out['total'] = sum(out.values())
+    return out
 
 
 def reference_sr_networks(scale: int = 4) -> dict[str, nn.Module]:
